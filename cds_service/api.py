@@ -1,0 +1,121 @@
+"""The CDS Hooks endpoints: discovery, hook invocation, feedback, and health probes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from cds_service.openapi import ERROR_RESPONSES
+from cds_service.protocol import (
+    CONTEXT_MODELS,
+    BadRequest,
+    CdsResponse,
+    Discovery,
+    FeedbackRequest,
+    HookRequest,
+    Issue,
+    UnknownService,
+)
+from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
+from cds_service.settings import Settings
+from cds_service.wire import parse, read_json
+
+log = logging.getLogger("cds_service.api")
+router = APIRouter()
+
+
+def _registry(request: Request) -> ServiceRegistry:
+    registry: ServiceRegistry = request.app.state.registry
+    return registry
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.get(
+    "/cds-services",
+    summary="Discovery (SPEC-03)",
+    response_model=Discovery,
+    response_model_exclude_none=True,
+)
+async def discovery(request: Request) -> JSONResponse:
+    return JSONResponse(_registry(request).discovery().wire())
+
+
+@router.post(
+    "/cds-services/{service_id}",
+    summary="Invoke a CDS Service (SPEC-08)",
+    response_model=CdsResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra={"x-request-model": "HookRequest"},
+)
+async def invoke(service_id: str, request: Request) -> JSONResponse:
+    service = _service(request, service_id)
+    settings = _settings(request)
+    hook_request = parse(HookRequest, await read_json(request, settings.max_body_bytes))
+    expected = service.descriptor.hook
+    if hook_request.hook != expected:
+        raise BadRequest(
+            Issue(
+                "invalid",
+                f"hook {hook_request.hook!r} is not served by {service_id!r}, "
+                f"which answers {expected!r}",
+                expression=("hook",),
+            )
+        )
+    context = parse(CONTEXT_MODELS[expected], hook_request.context, prefix="context")
+    _check_fhir_server(hook_request, settings)
+    call = HookCall(service_id, hook_request, context, request.app.state.http)
+    response = await service.handler(call)
+    log.info(
+        "hook answered",
+        extra={
+            "service": service_id,
+            "hook_instance": hook_request.hookInstance,
+            "cards": len(response.cards),
+        },
+    )
+    return JSONResponse(response.wire())
+
+
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    summary="Feedback on cards (SPEC-28)",
+    responses={code: ERROR_RESPONSES[code] for code in (400, 404, 413, 500)},
+    openapi_extra={"x-request-model": "FeedbackRequest"},
+)
+async def feedback(service_id: str, request: Request) -> JSONResponse:
+    _service(request, service_id)
+    payload = await read_json(request, _settings(request).max_body_bytes)
+    received = parse(FeedbackRequest, payload)
+    log.info("feedback received", extra={"service": service_id, "items": len(received.feedback)})
+    return JSONResponse({})
+
+
+@router.get("/healthz", summary="Liveness probe", include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness probe")
+async def readyz(request: Request) -> dict[str, Any]:
+    return {"status": "ready", "services": len(_registry(request).discovery().services)}
+
+
+def _service(request: Request, service_id: str) -> RegisteredService:
+    service = _registry(request).get(service_id)
+    if service is None:
+        raise UnknownService(Issue("not-found", f"no CDS service with id {service_id!r}"))
+    return service
+
+
+def _check_fhir_server(request: HookRequest, settings: Settings) -> None:
+    server = request.fhirServer
+    if settings.require_https_fhir_server and server and not server.startswith("https://"):
+        raise BadRequest(Issue("security", "fhirServer must use https", expression=("fhirServer",)))

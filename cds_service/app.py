@@ -1,0 +1,64 @@
+"""The application factory: settings, registry, routes, middleware; nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from cds_service import api, error_handlers, openapi
+from cds_service.registry import ServiceRegistry
+from cds_service.settings import Settings
+
+log = logging.getLogger("cds_service")
+
+PRODUCTION_REFUSAL = (
+    "Production mode requires JWT verification of the calling EHR, which is not implemented "
+    "yet; refusing to start. Run `cds-service serve --dev` to try the service locally."
+)
+
+
+class ProductionModeUnavailable(RuntimeError):
+    """Fail closed: without JWT verification, the service must not accept production traffic."""
+
+
+def create_app(
+    settings: Settings | None = None, registry: ServiceRegistry | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    registry = registry if registry is not None else ServiceRegistry()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.dev:
+            raise ProductionModeUnavailable(PRODUCTION_REFUSAL)
+        async with httpx.AsyncClient() as client:
+            app.state.http = client
+            yield
+
+    app = FastAPI(
+        title="aza-advisor",
+        summary="CDS Hooks 2.0 service: azathioprine withdrawal from infliximab combination",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.include_router(api.router)
+    error_handlers.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    openapi.install(app)
+    return app
+
+
+app = create_app()

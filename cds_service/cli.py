@@ -1,0 +1,61 @@
+"""`cds-service serve`: thin, so the CLI and the API run the same code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from cds_service.app import PRODUCTION_REFUSAL
+
+DEV_BANNER = """
+############################################################################
+#  aza-advisor DEVELOPMENT MODE: no JWT verification, CORS open to the     #
+#  CDS Hooks sandbox. Never expose this to real patient data.              #
+############################################################################
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the CDS Hooks service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--dev", action="store_true", help="local try-it mode (no JWT)")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not args.dev:
+        print(PRODUCTION_REFUSAL, file=sys.stderr)
+        return 1
+    print(DEV_BANNER, file=sys.stderr)
+    # Workers are separate processes: they read the mode from the environment.
+    os.environ["AZA_DEV"] = "true"
+    uvicorn.run(
+        "cds_service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""The OpenAPI description. Hook and feedback bodies are read by `wire.py` (not by FastAPI), so
+their schemas are attached here from the same pydantic models that validate them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from cds_service.protocol import FeedbackRequest, HookRequest
+
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "HookRequest": HookRequest,
+    "FeedbackRequest": FeedbackRequest,
+}
+_OUTCOME = {"content": {"application/fhir+json": {"schema": {"type": "object"}}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed or invalid request; OperationOutcome", **_OUTCOME},
+    404: {"description": "Unknown service; OperationOutcome", **_OUTCOME},
+    412: {"description": "Required data unobtainable; OperationOutcome", **_OUTCOME},
+    413: {"description": "Body over the size limit; OperationOutcome", **_OUTCOME},
+    500: {"description": "Unexpected error; OperationOutcome", **_OUTCOME},
+}
+
+
+def install(app: FastAPI) -> None:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in REQUEST_MODELS.items():
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(model_schema.pop("$defs", {}))
+            schemas[name] = model_schema
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                name = operation.pop("x-request-model", None)
+                if name:
+                    operation["requestBody"] = {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                        },
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]

@@ -1,0 +1,65 @@
+"""Configuration, declared once: environment variables (prefix `AZA_`) over an optional TOML
+file named by `AZA_CONFIG_FILE`, over the embedded defaults (which run with no external
+services)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+CONFIG_FILE_VARIABLE = "AZA_CONFIG_FILE"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AZA_", env_nested_delimiter="__", extra="forbid")
+
+    dev: bool = Field(
+        default=False,
+        description="Local try-it mode: no JWT required, CORS open to the CDS Hooks sandbox.",
+    )
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the service; dev mode adds the sandbox.",
+    )
+    policy: str = Field(default="seed-2026", description="Clinical policy id (rules/policies).")
+    timezone: str = Field(default="UTC", description="Time zone of the evaluation date.")
+    log_level: str = "INFO"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        if self.dev and SANDBOX_ORIGIN not in self.cors_origins:
+            return [*self.cors_origins, SANDBOX_ORIGIN]
+        return list(self.cors_origins)
+
+    @property
+    def require_https_fhir_server(self) -> bool:
+        """SPEC-01/09: production exchanges are TLS only; the dev mode allows local http."""
+        return not self.dev
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}={config_file} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

@@ -1,0 +1,98 @@
+"""Shared fixtures. `client` is a TestClient that checks every response it sees: hook and
+discovery answers against the CDS Hooks conformance checker, errors for an OperationOutcome.
+So conformance is asserted on every response of the suite, not only in dedicated tests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from cds_service.app import create_app
+from cds_service.protocol import CdsResponse, ServiceDescriptor
+from cds_service.protocol.conformance import check_discovery, check_response
+from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
+from cds_service.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ARTIFACTS = SHARED / "cds-hooks-artifacts"
+
+_HOOK_PATH = re.compile(r"^/cds-services/[^/]+$")
+
+
+class ConformantClient(TestClient):
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        response = super().request(method, url, *args, **kwargs)
+        check_wire(response)
+        return response
+
+
+def check_wire(response: Response) -> None:
+    """Assert what CDS Hooks (and our error contract) require of `response`."""
+    method, path = response.request.method, response.request.url.path
+    if response.status_code >= 400 and method != "OPTIONS":
+        body = response.json()
+        assert body.get("resourceType") == "OperationOutcome", body
+        assert body["issue"], body
+        assert "Traceback" not in response.text
+    elif method == "POST" and _HOOK_PATH.match(path):
+        assert check_response(response.json()) == []
+    elif method == "GET" and path == "/cds-services":
+        assert check_discovery(response.json()) == []
+
+
+def echo_service(service_id: str, hook: str) -> RegisteredService:
+    """A stand-in service that answers with no cards: protocol tests need no clinical logic."""
+
+    async def handler(call: HookCall) -> CdsResponse:
+        return CdsResponse()
+
+    descriptor = ServiceDescriptor(
+        id=service_id,
+        hook=hook,
+        title=f"Echo {hook}",
+        description="Test double answering with no cards",
+        prefetch={"patient": "Patient/{{context.patientId}}"},
+    )
+    return RegisteredService(descriptor=descriptor, handler=handler)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(dev=True)
+
+
+@pytest.fixture
+def registry() -> ServiceRegistry:
+    return ServiceRegistry(
+        echo_service(f"echo-{hook}", hook)
+        for hook in ("patient-view", "order-select", "order-sign")
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, registry: ServiceRegistry) -> Iterator[ConformantClient]:
+    app = create_app(settings, registry)
+    with ConformantClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def hook_request(hook: str = "patient-view", **overrides: Any) -> dict[str, Any]:
+    """A minimal valid request body for `hook`."""
+    context: dict[str, Any] = {"userId": "Practitioner/1", "patientId": "p1"}
+    if hook in ("order-select", "order-sign"):
+        context["draftOrders"] = {"resourceType": "Bundle", "entry": []}
+    if hook == "order-select":
+        context["selections"] = ["MedicationRequest/1"]
+    body: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": context,
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,43 @@
+"""Configuration sources: environment over TOML file over embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cds_service.settings import SANDBOX_ORIGIN, Settings
+
+
+def test_embedded_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZA_CONFIG_FILE", raising=False)
+    settings = Settings()
+    assert settings.dev is False
+    assert settings.policy == "seed-2026"
+    assert settings.max_body_bytes == 5 * 1024 * 1024
+
+
+def test_toml_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "aza.toml"
+    config.write_text('policy = "guideline-5"\nmax_body_bytes = 2048\n')
+    monkeypatch.setenv("AZA_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AZA_MAX_BODY_BYTES", "4096")
+    settings = Settings()
+    assert settings.policy == "guideline-5"
+    assert settings.max_body_bytes == 4096
+
+
+def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZA_CONFIG_FILE", "/nonexistent/aza.toml")
+    with pytest.raises(FileNotFoundError, match="AZA_CONFIG_FILE"):
+        Settings()
+
+
+def test_spec38_dev_mode_allows_sandbox_origin() -> None:
+    assert SANDBOX_ORIGIN in Settings(dev=True).allowed_origins
+    assert SANDBOX_ORIGIN not in Settings(dev=False).allowed_origins
+
+
+def test_spec01_production_requires_https_fhir_server() -> None:
+    assert Settings(dev=False).require_https_fhir_server
+    assert not Settings(dev=True).require_https_fhir_server
