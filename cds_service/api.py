@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from cds_service.error_handlers import outcome_response
+from cds_service.feedback import FeedbackStore
 from cds_service.openapi import ERROR_RESPONSES
 from cds_service.protocol import (
     CONTEXT_MODELS,
@@ -94,8 +95,13 @@ async def feedback(service_id: str, request: Request) -> JSONResponse:
     _service(request, service_id)
     payload = await read_json(request, _settings(request).max_body_bytes)
     received = parse(FeedbackRequest, payload)
-    log.info("feedback received", extra={"service": service_id, "items": len(received.feedback)})
-    return JSONResponse({})
+    store: FeedbackStore = request.app.state.feedback
+    count = await store.save(service_id, received.feedback)
+    log.info(
+        "feedback stored",
+        extra={"service": service_id, "received": count.received, "stored": count.stored},
+    )
+    return JSONResponse({"received": count.received, "stored": count.stored})
 
 
 @router.get("/healthz", summary="Liveness probe", include_in_schema=True)
@@ -103,9 +109,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness probe")
-async def readyz(request: Request) -> dict[str, Any]:
-    return {"status": "ready", "services": len(_registry(request).discovery().services)}
+@router.get("/readyz", summary="Readiness probe: the feedback database answers")
+async def readyz(request: Request) -> JSONResponse:
+    store: FeedbackStore = request.app.state.feedback
+    if not store.ping():
+        return outcome_response(503, Issue("transient", "feedback database unavailable"))
+    services = len(_registry(request).discovery().services)
+    return JSONResponse({"status": "ready", "services": services})
 
 
 def _service(request: Request, service_id: str) -> RegisteredService:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cds_service import api, error_handlers, openapi
+from cds_service.feedback import FeedbackStore
 from cds_service.registry import ServiceRegistry
 from cds_service.settings import Settings
 
@@ -31,11 +32,13 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     registry = registry if registry is not None else ServiceRegistry()
+    feedback_store = FeedbackStore(settings.feedback_database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.dev:
             raise ProductionModeUnavailable(PRODUCTION_REFUSAL)
+        feedback_store.initialise()
         async with httpx.AsyncClient() as client:
             app.state.http = client
             yield
@@ -48,6 +51,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.feedback = feedback_store
     app.include_router(api.router)
     error_handlers.install(app)
     app.add_middleware(

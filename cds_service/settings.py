@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     policy: str = Field(default="seed-2026", description="Clinical policy id (rules/policies).")
     timezone: str = Field(default="UTC", description="Time zone of the evaluation date.")
     log_level: str = "INFO"
+    feedback_database: Path = Field(
+        default=Path("aza-advisor-feedback.sqlite3"),
+        description="SQLite file where card feedback is stored before it is acknowledged.",
+    )
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -62,6 +62,12 @@ def echo_service(service_id: str, hook: str) -> RegisteredService:
     return RegisteredService(descriptor=descriptor, handler=handler)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_feedback_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app a test builds stores feedback under the test's own temporary directory."""
+    monkeypatch.setenv("AZA_FEEDBACK_DATABASE", str(tmp_path / "feedback.sqlite3"))
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings(dev=True)

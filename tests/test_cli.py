@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,12 +26,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served() -> Iterator[str]:
+def served(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "cds_service", "serve", "--dev", "--port", str(port)],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -33,21 +33,6 @@ def test_spec17_no_guidance_is_exactly_empty_cards(client: ConformantClient) -> 
     assert response.text == '{"cards":[]}'
 
 
-def test_spec28_feedback_examples_accepted(client: ConformantClient) -> None:
-    body = {
-        "feedback": [
-            {"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-22T10:00:00Z"}
-        ]
-    }
-    assert client.post("/cds-services/echo-patient-view/feedback", json=body).status_code == 200
-
-
-def test_spec28_malformed_feedback_400(client: ConformantClient) -> None:
-    body = {"feedback": [{"card": "c1", "outcome": "accepted", "outcomeTimestamp": "x"}]}
-    response = client.post("/cds-services/echo-patient-view/feedback", json=body)
-    assert response.status_code == 400
-
-
 def test_health_and_readiness(client: ConformantClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"

@@ -1,0 +1,94 @@
+"""Feedback is written to SQLite and committed before the EHR gets its answer, so nothing a
+client sent is lost. Clients may resend the same feedback (SPEC-29); each item has a content key,
+so a resend is recorded once.
+
+SQLite calls block, so they run in a worker thread; one connection per call keeps the store safe
+to share across threads and uvicorn workers (SQLite serialises the writers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio.to_thread
+
+from cds_service.protocol import FeedbackItem
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    item_key     TEXT PRIMARY KEY,
+    service_id   TEXT NOT NULL,
+    card_uuid    TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    outcome_at   TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    item_json    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCount:
+    received: int
+    stored: int  # new items; received - stored were duplicates of earlier deliveries
+
+
+class FeedbackStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def initialise(self) -> None:
+        """Create the schema; called at start-up so a bad path fails before traffic arrives."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+
+    async def save(self, service_id: str, items: list[FeedbackItem]) -> StoredCount:
+        return await anyio.to_thread.run_sync(self._save, service_id, items)
+
+    def ping(self) -> bool:
+        try:
+            with self._connect() as connection:
+                connection.execute("SELECT 1 FROM feedback LIMIT 1")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def _save(self, service_id: str, items: list[FeedbackItem]) -> StoredCount:
+        received_at = datetime.now(UTC).isoformat()
+        rows = [_row(service_id, item, received_at) for item in items]
+        with self._connect() as connection:
+            before = connection.total_changes
+            connection.executemany(
+                "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            stored = connection.total_changes - before
+        return StoredCount(received=len(items), stored=stored)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose work is committed (or rolled back) and closed on exit."""
+        connection = sqlite3.connect(self.path, timeout=10)
+        try:
+            connection.execute("PRAGMA synchronous=FULL")
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+
+def _row(service_id: str, item: FeedbackItem, received_at: str) -> tuple[str, ...]:
+    item_json = item.model_dump_json(exclude_none=True)
+    canonical = json.dumps({"service": service_id, **json.loads(item_json)}, sort_keys=True)
+    key = hashlib.sha256(canonical.encode()).hexdigest()
+    outcome_at = item.outcomeTimestamp.isoformat()
+    return (key, service_id, item.card, item.outcome, outcome_at, received_at, item_json)
