@@ -1,1 +1,45 @@
-"""prefetch."""
+"""Prefetch: the service's templates, three-state resolution and the FHIR fallback fetch.
+
+The protocol layer calls `resolve_prefetch` once per hook request; the rules read
+`PrefetchResult.resources`; the cards name `PrefetchResult.problem_descriptions()`; a non-empty
+`PrefetchResult.missing_required` becomes a 412 (see `precondition_failed_outcome`).
+"""
+
+from cds_service.prefetch.client import new_fhir_client
+from cds_service.prefetch.outcome import (
+    Failure,
+    KeyOutcome,
+    KeySource,
+    PrefetchResult,
+    PrefetchState,
+    Problem,
+    precondition_failed_outcome,
+)
+from cds_service.prefetch.render import Unrenderable, render_template
+from cds_service.prefetch.resolve import resolve_prefetch
+from cds_service.prefetch.settings import FetchSettings
+from cds_service.prefetch.templates import (
+    PREFETCH_TEMPLATES,
+    DataTopic,
+    PrefetchTemplate,
+    discovery_prefetch,
+)
+
+__all__ = [
+    "PREFETCH_TEMPLATES",
+    "DataTopic",
+    "Failure",
+    "FetchSettings",
+    "KeyOutcome",
+    "KeySource",
+    "PrefetchResult",
+    "PrefetchState",
+    "PrefetchTemplate",
+    "Problem",
+    "Unrenderable",
+    "discovery_prefetch",
+    "new_fhir_client",
+    "precondition_failed_outcome",
+    "render_template",
+    "resolve_prefetch",
+]

@@ -1,0 +1,114 @@
+"""Reading one FHIR answer (a prefetch value or a response body) as a page of resources.
+
+The three-state rule of SPEC-12/13 starts here: a usable answer becomes a `Page`; an
+OperationOutcome, whether at the top level or as an error entry of a Bundle, and anything that
+is not the expected FHIR JSON become a `Problem`, so that the caller fetches the key instead of
+reading an error as "no data".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cds_service.prefetch.outcome import Failure, Problem
+from cds_service.prefetch.templates import PrefetchTemplate
+
+_ERROR_SEVERITIES = frozenset({"error", "fatal"})
+_DIAGNOSTICS_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The resources of one answer and where the next page is, if the server says."""
+
+    resources: tuple[dict[str, Any], ...]
+    next_url: str | None = None
+
+
+def read_answer(value: object, template: PrefetchTemplate) -> Page | Problem:
+    """`value` read as the answer to `template`'s query: a Bundle for a search, else the
+    resource (or a Bundle holding it, as some EHRs send for reads)."""
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return Problem(Failure.UNREADABLE, "unreadable: not a FHIR resource")
+    resource_type = value["resourceType"]
+    outcome = operation_outcome_reason(value)
+    if outcome is not None:
+        return Problem(Failure.OPERATION_OUTCOME, outcome)
+    if resource_type == "Bundle":
+        return _read_bundle(value)
+    if template.is_search or resource_type != template.resource_type:
+        expected = "Bundle" if template.is_search else template.resource_type
+        return Problem(Failure.UNREADABLE, f"unreadable: expected {expected}, got {resource_type}")
+    return Page((value,))
+
+
+def _read_bundle(bundle: dict[str, Any]) -> Page | Problem:
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        return Problem(Failure.UNREADABLE, "unreadable: Bundle.entry is not a list")
+    resources: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            continue  # an entry without a resource carries no data for us
+        if resource["resourceType"] != "OperationOutcome":
+            resources.append(resource)
+        elif _is_error(resource) or not _is_outcome_entry(entry):
+            failures.append(resource)
+    if failures and (not resources or any(_is_error(outcome) for outcome in failures)):
+        return Problem(Failure.OPERATION_OUTCOME, _outcome_text(failures[0]))
+    return Page(tuple(resources), _next_url(bundle))
+
+
+def _is_outcome_entry(entry: dict[str, Any]) -> bool:
+    """An entry the server marks as a note about the search (e.g. a warning), not as data."""
+    search = entry.get("search")
+    return isinstance(search, dict) and search.get("mode") == "outcome"
+
+
+def operation_outcome_reason(value: object) -> str | None:
+    """ "OperationOutcome: <diagnostics>" if `value` is one, else None."""
+    if isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
+        return _outcome_text(value)
+    return None
+
+
+def _outcome_text(outcome: dict[str, Any]) -> str:
+    return f"OperationOutcome: {_diagnostics(outcome)}"
+
+
+def _is_error(outcome: dict[str, Any]) -> bool:
+    return any(issue.get("severity") in _ERROR_SEVERITIES for issue in _issues(outcome))
+
+
+def _issues(outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    issues = outcome.get("issue")
+    return (
+        [issue for issue in issues if isinstance(issue, dict)] if isinstance(issues, list) else []
+    )
+
+
+def _diagnostics(outcome: dict[str, Any]) -> str:
+    texts: list[str] = []
+    for issue in _issues(outcome):
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (
+            details.get("text") if isinstance(details, dict) else None
+        )
+        if isinstance(text, str) and text.strip():
+            texts.append(text.strip())
+    joined = "; ".join(texts) or "no diagnostics"
+    return joined if len(joined) <= _DIAGNOSTICS_LIMIT else joined[: _DIAGNOSTICS_LIMIT - 1] + "…"
+
+
+def _next_url(bundle: dict[str, Any]) -> str | None:
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None

@@ -1,0 +1,208 @@
+"""The service's prefetch templates: what the EHR is asked to send, and what the service
+queries itself when the EHR does not.
+
+The same strings are advertised in discovery and rendered for the fallback fetch, so prefetch
+and fallback cannot drift apart. They use only CDS Hooks 2.0 tokens (`{{context.patientId}}`;
+no 3.0 FHIRPath or `today()` tokens, SPEC-06) and the restricted query subset of SPEC-07:
+reads, type searches by reference, token equality (comma = OR), `_count` and `_sort`.
+
+Choices that are not obvious:
+
+- Medications (statements, requests and administrations) are filtered by status, not by code.
+  EHRs send clinical and branded drug codes, and often a `medicationReference` to a contained
+  Medication, which a `code` search does not match; a code list that missed one product would
+  make "on infliximab" look like "not on infliximab", exactly the missing data that must not
+  look like normal data. They are not sorted because `_sort` on medication resources is
+  unevenly supported and a 400 there would lose a required key; paging
+  (`FetchSettings.max_pages`) bounds the volume instead, and a cut-off is reported.
+- `recentLabs` fetches the latest laboratory results whatever their code, because
+  anti-infliximab antibodies often carry a lab's local code (decision-spec §7).
+- No date filters: relative dates need the 3.0 `today()` token; `_sort=-date` with `_count`
+  keeps the most recent results instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class DataTopic(StrEnum):
+    """What a key informs, named so that a card can say which data could not be fetched."""
+
+    DEMOGRAPHICS = "age and sex"
+    DIAGNOSIS = "diagnoses"
+    REMISSION = "remission status"
+    MEDICATIONS = "medication history"
+    INFLIXIMAB_INFUSIONS = "infliximab infusions"
+    CORTICOSTEROIDS = "corticosteroid use"
+    INFLIXIMAB_LEVEL = "infliximab level"
+    ANTIBODIES = "anti-infliximab antibodies"
+    CRP = "CRP"
+    PLATELETS = "platelet count"
+    CALPROTECTIN = "faecal calprotectin"
+    HLA_DQA1 = "HLA-DQA1 typing"
+    TPMT_NUDT15 = "TPMT/NUDT15 status"
+    ACTIVITY_SCORES = "disease activity scores"
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchTemplate:
+    """One prefetch key.
+
+    `required` keys are those without which the service cannot decide anything (SPEC-15: 412
+    when they are unobtainable); a failed optional key only makes its topics unknown.
+    """
+
+    key: str
+    template: str
+    required: bool
+    label: str
+    informs: frozenset[DataTopic]
+
+    @property
+    def resource_type(self) -> str:
+        """The FHIR type the query reads or searches."""
+        return self.template.split("?", 1)[0].split("/", 1)[0]
+
+    @property
+    def is_search(self) -> bool:
+        """A search answers with a Bundle; a read answers with the resource itself."""
+        return "?" in self.template
+
+
+_LOINC = "http://loinc.org"
+
+
+def _codes(system: str, *codes: str) -> str:
+    return ",".join(f"{system}|{code}" for code in codes)
+
+
+# decision-spec §7. Levels, inflammation and platelets: the history matters (freshness,
+# "stale" results), so the 100 most recent by collection date.
+_LAB_CODES = _codes(
+    _LOINC,
+    "39803-2",  # infliximab [mass/volume]
+    "86896-8",  # infliximab trough
+    "1988-5",  # CRP
+    "30522-7",  # hs-CRP
+    "76485-2",  # CRP [moles/volume]
+    "76486-0",  # hs-CRP [moles/volume]
+    "777-3",  # platelets, automated
+    "26515-7",  # platelets
+    "778-1",  # platelets, manual
+    "38445-3",  # faecal calprotectin
+)
+# Done once, often years ago, so searched by code without a recency limit. 84413-4 is the
+# genomics-reporting "genotype display name" (gene in a component): it carries HLA-DQA1, TPMT
+# and NUDT15 genotypes alike. 41048-0 is the TPMT genotype as reported by large US labs.
+_GENETIC_CODES = _codes(_LOINC, "59019-0", "96654-9", "84413-4", "41048-0")
+_USABLE_OBSERVATION = "status=final,amended,corrected"
+
+_ALL_TEMPLATES = (
+    PrefetchTemplate(
+        key="patient",
+        template="Patient/{{context.patientId}}",
+        required=False,
+        label="patient demographics",
+        informs=frozenset({DataTopic.DEMOGRAPHICS}),
+    ),
+    PrefetchTemplate(
+        key="conditions",
+        template="Condition?patient={{context.patientId}}&_count=100",
+        required=False,
+        label="diagnoses",
+        informs=frozenset({DataTopic.DIAGNOSIS, DataTopic.REMISSION}),
+    ),
+    PrefetchTemplate(
+        key="medicationStatements",
+        template=(
+            "MedicationStatement?patient={{context.patientId}}"
+            "&status=active,completed,intended,on-hold,stopped&_count=100"
+        ),
+        required=True,
+        label="medication statements",
+        informs=frozenset({DataTopic.MEDICATIONS, DataTopic.CORTICOSTEROIDS, DataTopic.REMISSION}),
+    ),
+    PrefetchTemplate(
+        key="medicationRequests",
+        template=(
+            "MedicationRequest?patient={{context.patientId}}"
+            "&status=active,on-hold,completed,stopped&_count=100"
+        ),
+        required=True,
+        label="medication orders",
+        informs=frozenset({DataTopic.MEDICATIONS, DataTopic.CORTICOSTEROIDS, DataTopic.REMISSION}),
+    ),
+    PrefetchTemplate(
+        key="medicationAdministrations",
+        template=(
+            "MedicationAdministration?patient={{context.patientId}}"
+            "&status=completed,in-progress&_count=100"
+        ),
+        required=False,
+        label="medication administrations",
+        informs=frozenset({DataTopic.INFLIXIMAB_INFUSIONS}),
+    ),
+    PrefetchTemplate(
+        key="labs",
+        template=(
+            f"Observation?patient={{{{context.patientId}}}}&code={_LAB_CODES}"
+            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=100"
+        ),
+        required=False,
+        label="laboratory results",
+        informs=frozenset(
+            {
+                DataTopic.INFLIXIMAB_LEVEL,
+                DataTopic.CRP,
+                DataTopic.PLATELETS,
+                DataTopic.CALPROTECTIN,
+            }
+        ),
+    ),
+    PrefetchTemplate(
+        key="recentLabs",
+        template=(
+            "Observation?patient={{context.patientId}}&category=laboratory"
+            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=100"
+        ),
+        required=False,
+        label="recent laboratory results",
+        informs=frozenset({DataTopic.ANTIBODIES}),
+    ),
+    PrefetchTemplate(
+        key="genetics",
+        template=(
+            f"Observation?patient={{{{context.patientId}}}}&code={_GENETIC_CODES}"
+            f"&{_USABLE_OBSERVATION}&_count=50"
+        ),
+        required=False,
+        label="genetic test results",
+        informs=frozenset({DataTopic.HLA_DQA1, DataTopic.TPMT_NUDT15}),
+    ),
+    PrefetchTemplate(
+        key="activityScores",
+        template=(
+            "Observation?patient={{context.patientId}}&category=survey"
+            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=50"
+        ),
+        required=False,
+        label="disease activity scores",
+        informs=frozenset({DataTopic.ACTIVITY_SCORES, DataTopic.REMISSION}),
+    ),
+)
+
+PREFETCH_TEMPLATES: Mapping[str, PrefetchTemplate] = MappingProxyType(
+    {template.key: template for template in _ALL_TEMPLATES}
+)
+"""Every key the service asks for, in a stable order (also the order of the resolved data)."""
+
+
+def discovery_prefetch(
+    templates: Mapping[str, PrefetchTemplate] = PREFETCH_TEMPLATES,
+) -> dict[str, str]:
+    """The `prefetch` object of a discovery entry (SPEC-05): key -> template string."""
+    return {key: template.template for key, template in templates.items()}
