@@ -126,13 +126,15 @@ class Exposure:
 
     `active` follows spec §2 (statement active/intended/on-hold, a running request course, or
     for infliximab an administration within 120 days). `stopped_on` is the end of the latest
-    interval when the drug is not active and that end is known.
+    interval when the drug is not active and that end is known. `matched_by_name` lists the
+    records recognised by their medication name rather than a configured code.
     """
 
     drug: DrugClass
     intervals: tuple[Interval, ...]
     active: bool
     stopped_on: date | None = None
+    matched_by_name: tuple[str, ...] = ()
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -147,6 +149,7 @@ class DraftOrder:
     resource_id: str  # e.g. "MedicationRequest/abc"; the target of a delete suggestion
     selected: bool = True  # order-select: listed in `selections`
     display: str | None = None
+    matched_by: MatchedBy = MatchedBy.CODE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,105 @@
+"""Conditions -> diagnosis class and disease-state evidence; Patient -> birth date and sex.
+
+A problem list keeps a chronic disease "active" through years of remission, so plain `active`
+is recorded but is not remission evidence either way (decision-spec §7); remission and relapse
+are taken only from the explicit clinical statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_mappings.facts import ConditionState, DiagnosisClass, Fact, Unusable
+from fhir_mappings.read import (
+    JSON,
+    codings,
+    concept_codes,
+    names,
+    parse_date,
+    parse_datetime,
+    period_start,
+    text,
+)
+from fhir_mappings.terminology import Terminology
+
+_DIAGNOSES = {d.value: d for d in DiagnosisClass}
+_IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+_IBD = frozenset({DiagnosisClass.CROHNS_DISEASE, DiagnosisClass.ULCERATIVE_COLITIS})
+_STATES = {
+    "remission": ConditionState.REMISSION,
+    "resolved": ConditionState.REMISSION,
+    "relapse": ConditionState.RELAPSE,
+    "recurrence": ConditionState.RELAPSE,
+    "active": ConditionState.ACTIVE,
+}
+_ADMINISTRATIVE_GENDER = frozenset({"male", "female", "other", "unknown"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFacts:
+    diagnosis: Fact[DiagnosisClass]
+    state: Fact[ConditionState] | None  # IBD only: the remission criterion is about IBD
+
+
+def read_condition(
+    resource: JSON, reference: str, terminology: Terminology
+) -> ConditionFacts | None:
+    """The diagnosis a Condition establishes (None: out of scope, refuted or in error)."""
+    if concept_codes(resource.get("verificationStatus")) & _IGNORED_VERIFICATION:
+        return None
+    concept = resource.get("code")
+    coded = [terminology.coding(s, c) for s, c, _ in codings(concept)]
+    topic = terminology.conditions.by_code(coded)
+    if topic is None:
+        return None
+    diagnosis = _DIAGNOSES[topic]
+    label = names(concept)
+    onset = parse_datetime(period_start(resource, "onset")) or parse_datetime(
+        resource.get("recordedDate")
+    )
+    fact = Fact(
+        value=diagnosis, reference=reference, effective=onset, display=label[0] if label else None
+    )
+    return ConditionFacts(fact, _state(resource, reference, diagnosis))
+
+
+def _state(
+    resource: JSON, reference: str, diagnosis: DiagnosisClass
+) -> Fact[ConditionState] | None:
+    if diagnosis not in _IBD:
+        return None
+    statuses = [_STATES[c] for c in concept_codes(resource.get("clinicalStatus")) if c in _STATES]
+    if not statuses:
+        return None
+    state = statuses[0]
+    if state is ConditionState.REMISSION:
+        effective = parse_datetime(period_start(resource, "abatement"))
+    else:
+        effective = parse_datetime(period_start(resource, "onset")) or parse_datetime(
+            resource.get("recordedDate")
+        )
+    shown = names(resource.get("clinicalStatus"))
+    return Fact(
+        value=state,
+        reference=reference,
+        effective=effective,
+        display=shown[0] if shown else state.value,
+    )
+
+
+def read_patient(
+    resource: JSON, reference: str
+) -> tuple[Fact[date] | None, Fact[str] | None, Unusable | None]:
+    """Birth date and administrative gender; a partial or malformed birth date is unusable."""
+    raw_birth = text(resource.get("birthDate"))
+    birth = parse_date(raw_birth)
+    problem = None
+    if raw_birth is not None and birth is None:
+        problem = Unusable(reference, f"birthDate {raw_birth!r} is not a full date", "patient")
+    gender = text(resource.get("gender"))
+    return (
+        Fact(value=birth, reference=reference, display=raw_birth) if birth else None,
+        Fact(value=gender, reference=reference) if gender in _ADMINISTRATIVE_GENDER else None,
+        problem,
+    )

@@ -1,0 +1,185 @@
+"""Medication records of one drug -> its exposure intervals; the current combination.
+
+MedicationRequests rarely carry end dates, so renewals of the same drug at most
+`renewal_gap_days` apart form one course (decision-spec §7); infusions at most
+`administration_window_days` apart form one course, still running while the latest is that
+recent (§2). A stopped record ends every course that was last confirmed before the stop.
+Spans are then merged into their union, oldest first; an unknown start sorts first and stays
+unknown, so an overlap is never longer than the record proves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from fhir_mappings.facts import DrugClass, Exposure, Interval, MatchedBy
+from fhir_mappings.medications import MedicationRecord
+
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: date | None
+    end: date | None  # None: running to the evaluation date
+    last_seen: date | None  # the latest date a record confirmed use
+    references: tuple[str, ...]
+
+
+def exposures(
+    records: Iterable[MedicationRecord],
+    *,
+    evaluated_on: date,
+    renewal_gap_days: int,
+    administration_window_days: int,
+) -> dict[DrugClass, Exposure]:
+    by_drug: dict[DrugClass, list[MedicationRecord]] = {}
+    for record in records:
+        by_drug.setdefault(record.drug.drug, []).append(record)
+    return {
+        drug: _exposure(
+            drug,
+            found,
+            evaluated_on,
+            renewal_gap_days,
+            administration_window_days if drug is DrugClass.INFLIXIMAB else None,
+        )
+        for drug, found in by_drug.items()
+    }
+
+
+def _exposure(
+    drug: DrugClass,
+    records: Sequence[MedicationRecord],
+    evaluated_on: date,
+    renewal_gap_days: int,
+    infusion_window_days: int | None,
+) -> Exposure:
+    of_kind = {kind: [r for r in records if r.kind == kind] for kind in _KINDS}
+    spans = [
+        *map(_statement_span, of_kind["MedicationStatement"]),
+        *_request_courses(of_kind["MedicationRequest"], renewal_gap_days),
+        *_administration_spans(
+            of_kind["MedicationAdministration"], evaluated_on, infusion_window_days
+        ),
+    ]
+    stops = [(r.end, r.reference) for r in records if r.status == "stopped" and r.end is not None]
+    intervals = _union(_apply_stops(spans, stops))
+    active = bool(intervals) and intervals[-1].end is None
+    return Exposure(
+        drug=drug,
+        intervals=intervals,
+        active=active,
+        stopped_on=None if active or not intervals else intervals[-1].end,
+        matched_by_name=tuple(r.reference for r in records if r.drug.matched_by is MatchedBy.NAME),
+    )
+
+
+_KINDS = ("MedicationStatement", "MedicationRequest", "MedicationAdministration")
+
+
+def _statement_span(record: MedicationRecord) -> _Span:
+    end = None if record.running else record.end
+    return _Span(record.start, end, record.confirmed, (record.reference,))
+
+
+def _request_courses(records: Sequence[MedicationRecord], gap_days: int) -> list[_Span]:
+    """Requests ordered by date, split where renewals are too far apart or one was stopped."""
+    ordered = sorted(records, key=lambda r: (r.start or date.min, r.reference))
+    groups: list[list[MedicationRecord]] = []
+    for record in ordered:
+        previous = groups[-1][-1] if groups else None
+        if (
+            previous is not None
+            and previous.status != "stopped"
+            and record.start is not None
+            and previous.start is not None
+            and (record.start - previous.start).days <= gap_days
+        ):
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    return [_request_course(group) for group in groups]
+
+
+def _request_course(group: Sequence[MedicationRecord]) -> _Span:
+    latest = group[-1]
+    known_ends = [d for r in group for d in (r.start, r.end) if d is not None]
+    end = None if latest.running else max(known_ends, default=None)
+    return _Span(group[0].start, end, latest.start, tuple(r.reference for r in group))
+
+
+def _administration_spans(
+    records: Sequence[MedicationRecord], evaluated_on: date, window_days: int | None
+) -> list[_Span]:
+    """Infusions; for infliximab, infusions within the window chain and may still be running."""
+    if window_days is None:
+        return [_Span(r.start, r.start, r.start, (r.reference,)) for r in records]
+    ordered = sorted(records, key=lambda r: (r.start or date.min, r.reference))
+    spans: list[_Span] = []
+    for record in ordered:
+        given = record.start
+        last = spans[-1] if spans else None
+        if (
+            last is not None
+            and given
+            and last.last_seen
+            and (given - last.last_seen).days <= window_days
+        ):
+            spans[-1] = replace(
+                last, end=given, last_seen=given, references=(*last.references, record.reference)
+            )
+        else:
+            spans.append(_Span(given, given, given, (record.reference,)))
+    return [
+        replace(span, end=None)
+        if span.last_seen and 0 <= (evaluated_on - span.last_seen).days <= window_days
+        else span
+        for span in spans
+    ]
+
+
+def _apply_stops(spans: Sequence[_Span], stops: Sequence[tuple[date, str]]) -> list[_Span]:
+    """A stop ends each running span last confirmed on or before the stop date."""
+    result: list[_Span] = []
+    for span in spans:
+        if span.end is None:
+            for stopped, reference in sorted(stops):
+                if span.last_seen is None or span.last_seen <= stopped:
+                    span = replace(span, end=stopped, references=(*span.references, reference))
+                    break
+        result.append(span)
+    return result
+
+
+def _union(spans: Sequence[_Span]) -> tuple[Interval, ...]:
+    merged: list[Interval] = []
+    for span in sorted(spans, key=lambda s: (s.start or date.min, s.references)):
+        if merged and _touches(merged[-1], span.start):
+            last = merged[-1]
+            end = None if last.end is None or span.end is None else max(last.end, span.end)
+            refs = tuple(dict.fromkeys((*last.references, *span.references)))
+            merged[-1] = Interval(last.start, end, refs)
+        else:
+            merged.append(Interval(span.start, span.end, span.references))
+    return tuple(merged)
+
+
+def _touches(interval: Interval, start: date | None) -> bool:
+    return interval.end is None or start is None or start <= interval.end + _ONE_DAY
+
+
+def combination(exposures: Mapping[DrugClass, Exposure], evaluated_on: date) -> Interval | None:
+    """The current infliximab + thiopurine overlap, running to the evaluation date."""
+    infliximab = exposures.get(DrugClass.INFLIXIMAB)
+    thiopurine = exposures.get(DrugClass.THIOPURINE)
+    if not (infliximab and thiopurine and infliximab.active and thiopurine.active):
+        return None
+    current = (infliximab.intervals[-1], thiopurine.intervals[-1])
+    starts = [interval.start for interval in current]
+    start = None if None in starts else max(s for s in starts if s is not None)
+    if start is not None and start > evaluated_on:
+        return None
+    return Interval(start, None, tuple(ref for i in current for ref in i.references))

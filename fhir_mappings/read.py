@@ -1,0 +1,140 @@
+"""Lenient readers for FHIR R4 JSON: each returns None (or empty) instead of raising.
+
+EHRs send vendor elements, timezone-less dateTimes, empty strings and wrong JSON types; the
+strict R4B models reject whole resources for that. These readers pick out only the fields the
+rules need and treat anything malformed in a field as "absent", so one bad element costs one
+fact, never the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeAlias
+
+JSON: TypeAlias = Mapping[str, Any]
+
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+
+
+def mapping(value: object) -> JSON | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def mappings(value: object) -> Iterator[JSON]:
+    """The objects of a JSON array (a lone object is tolerated as a one-element array)."""
+    if isinstance(value, Mapping):
+        yield value
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        for item in value:
+            if isinstance(item, Mapping):
+                yield item
+
+
+def text(value: object) -> str | None:
+    """A non-empty, stripped string, or None (FHIR forbids empty strings; EHRs send them)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    return None
+
+
+def number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if parsed == parsed and abs(parsed) != float("inf") else None
+    return None
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """A timezone-aware datetime from a FHIR date, dateTime or instant.
+
+    Date-only values become midnight UTC and timezone-less dateTimes are read as UTC (spec §7:
+    lenient), so sorting and freshness work on every record. Partial dates ("2024", "2024-05")
+    return None: they cannot say which day a result was collected or a drug started.
+    """
+    raw = text(value)
+    if raw is None or len(raw) < 10 or raw[4:5] != "-" or raw[7:8] != "-":
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def parse_date(value: object) -> date | None:
+    """The calendar date as written (a dateTime's own local date, not converted to UTC)."""
+    parsed = parse_datetime(value)
+    return parsed.date() if parsed is not None else None
+
+
+def period_start(resource: JSON, element: str) -> object:
+    """`<element>DateTime`, else `<element>Period.start`, else `<element>Instant`, raw."""
+    period = mapping(resource.get(f"{element}Period"))
+    for candidate in (
+        resource.get(f"{element}DateTime"),
+        period.get("start") if period else None,
+        resource.get(f"{element}Instant"),
+    ):
+        if text(candidate):
+            return candidate
+    return None
+
+
+def codings(concept: object) -> Iterator[tuple[str, str, str | None]]:
+    """(system, code, display) of each coding with a system and a code."""
+    concept_map = mapping(concept)
+    for coding in mappings(concept_map.get("coding") if concept_map else None):
+        system, code = text(coding.get("system")), text(coding.get("code"))
+        if system and code:
+            yield system, code, text(coding.get("display"))
+
+
+def names(concept: object) -> list[str]:
+    """The human names of a CodeableConcept: its text and every coding display."""
+    found: list[str] = []
+    concept_map = mapping(concept)
+    if concept_map is None:
+        return found
+    if name := text(concept_map.get("text")):
+        found.append(name)
+    for coding in mappings(concept_map.get("coding")):
+        if display := text(coding.get("display")):
+            found.append(display)
+    return found
+
+
+def concept_codes(concept: object) -> set[str]:
+    """Bare codes of a CodeableConcept (for status-like fields whose system varies)."""
+    concept_map = mapping(concept)
+    return {
+        code
+        for coding in mappings(concept_map.get("coding") if concept_map else None)
+        if (code := text(coding.get("code")))
+    }
+
+
+def reference_of(resource: JSON) -> str | None:
+    """ "Type/id" of a resource, the provenance every fact carries."""
+    kind, ident = text(resource.get("resourceType")), text(resource.get("id"))
+    return f"{kind}/{ident}" if kind and ident else None
+
+
+def relative_reference(reference: object) -> str | None:
+    """ "Type/id" of a literal reference, dropping a base URL and a version (`_history`)."""
+    reference_map = mapping(reference)
+    raw = text(reference_map.get("reference")) if reference_map else text(reference)
+    if raw is None or raw.startswith("#"):
+        return raw
+    parts = raw.split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else None
