@@ -1,0 +1,71 @@
+"""Where results sit in time, and how a criterion names the records it rests on.
+
+Freshness (decision-spec §3) counts whole days from the collection date to the evaluation date,
+inclusive of the limit. An undated result cannot be placed in the window, so it is never fresh;
+it is named with the stale ones rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from cds_service.rules.policy import Threshold, unit_text
+from fhir_mappings.facts import Fact, PatientFacts, Unusable
+
+F = TypeVar("F", bound=Fact[Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    evaluated_on: date
+    freshness: Threshold
+
+    def is_fresh(self, fact: Fact[Any]) -> bool:
+        if fact.effective is None:
+            return False
+        return self.freshness.decide(days_between(fact.effective.date(), self.evaluated_on)) is True
+
+    def split(self, facts: Sequence[F]) -> tuple[tuple[F, ...], tuple[F, ...]]:
+        """(fresh, stale) keeping the newest-first order of `facts`."""
+        fresh = tuple(f for f in facts if self.is_fresh(f))
+        return fresh, tuple(f for f in facts if f not in fresh)
+
+    @property
+    def text(self) -> str:
+        return f"the last {self.freshness.value:g} days"
+
+
+def days_between(earlier: date, later: date) -> int:
+    return (later - earlier).days
+
+
+def describe(fact: Fact[Any]) -> str:
+    """'11.5 mg/L (Observation/1, 2026-10-01)': the value as read, where from, and when."""
+    comparator = fact.comparator.value if fact.comparator else ""
+    value = f"{fact.value:g}" if isinstance(fact.value, float | int) else str(fact.value)
+    return f"{comparator}{value}{unit_text(fact.unit)} {source(fact)}"
+
+
+def source(fact: Fact[Any]) -> str:
+    """'(Observation/1, 2026-10-01)': where a fact comes from and when it was collected."""
+    when = fact.effective.date().isoformat() if fact.effective else "undated"
+    return f"({fact.reference}, {when})"
+
+
+def describe_all(facts: Iterable[Fact[Any]]) -> str:
+    return "; ".join(describe(f) for f in facts)
+
+
+def unusable_for(facts: PatientFacts, topics: Iterable[str]) -> tuple[Unusable, ...]:
+    wanted = set(topics)
+    return tuple(u for u in facts.unusable if u.topic in wanted)
+
+
+def unusable_text(unusable: Sequence[Unusable]) -> str:
+    if not unusable:
+        return ""
+    named = "; ".join(f"{u.reference or 'a record'}: {u.reason}" for u in unusable)
+    return f" Not usable: {named}."
