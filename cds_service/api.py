@@ -75,12 +75,10 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     call = HookCall(service_id, hook_request, context, request.app.state.http)
     response = await service.handler(call)
     log.info(
-        "hook answered",
-        extra={
-            "service": service_id,
-            "hook_instance": hook_request.hookInstance,
-            "cards": len(response.cards),
-        },
+        "hook answered service=%s hookInstance=%s cards=%d",
+        service_id,
+        hook_request.hookInstance,
+        len(response.cards),
     )
     return JSONResponse(response.wire())
 
@@ -98,8 +96,10 @@ async def feedback(service_id: str, request: Request) -> JSONResponse:
     store: FeedbackStore = request.app.state.feedback
     count = await store.save(service_id, received.feedback)
     log.info(
-        "feedback stored",
-        extra={"service": service_id, "received": count.received, "stored": count.stored},
+        "feedback stored service=%s received=%d stored=%d",
+        service_id,
+        count.received,
+        count.stored,
     )
     return JSONResponse({"received": count.received, "stored": count.stored})
 

@@ -31,7 +31,7 @@ def outcome_response(status: int, *issues: Issue) -> JSONResponse:
 
 async def _cds_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, CdsHooksError)
-    log.info("request refused", extra={"status": error.status, "path": request.url.path})
+    log.info("request refused status=%d path=%s", error.status, request.url.path)
     return JSONResponse(error.outcome(), status_code=error.status, media_type=_FHIR_JSON)
 
 

@@ -15,6 +15,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cds_service.prefetch import FetchSettings
+from fhir_mappings.config import MappingConfig
+
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
 CONFIG_FILE_VARIABLE = "AZA_CONFIG_FILE"
 
@@ -34,6 +37,19 @@ class Settings(BaseSettings):
     policy: str = Field(default="seed-2026", description="Clinical policy id (rules/policies).")
     timezone: str = Field(default="UTC", description="Time zone of the evaluation date.")
     log_level: str = "INFO"
+    source_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Absolute URL cards link as their source (e.g. the service's documentation).",
+    )
+    mapping_file: Path | None = Field(
+        default=None,
+        description="TOML file with the site's own codes and mapping windows (fhir_mappings).",
+    )
+    fhir: FetchSettings = Field(
+        default_factory=FetchSettings,
+        description="Limits of the fallback queries to the EHR's FHIR server.",
+    )
     feedback_database: Path = Field(
         default=Path("aza-advisor-feedback.sqlite3"),
         description="SQLite file where card feedback is stored before it is acknowledged.",
@@ -49,6 +65,16 @@ class Settings(BaseSettings):
     def require_https_fhir_server(self) -> bool:
         """SPEC-01/09: production exchanges are TLS only; the dev mode allows local http."""
         return not self.dev
+
+    def fetch_settings(self) -> FetchSettings:
+        """The FHIR fetch limits, with https enforced outside the dev mode (SPEC-09)."""
+        require_https = self.fhir.require_https and self.require_https_fhir_server
+        return self.fhir.model_copy(update={"require_https": require_https})
+
+    def mapping_config(self) -> MappingConfig:
+        if self.mapping_file is None:
+            return MappingConfig()
+        return MappingConfig.from_toml(self.mapping_file)
 
     @classmethod
     def settings_customise_sources(

@@ -4,11 +4,17 @@ So conformance is asserted on every response of the suite, not only in dedicated
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -102,3 +108,37 @@ def hook_request(hook: str = "patient-view", **overrides: Any) -> dict[str, Any]
     }
     body.update(overrides)
     return body
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """A real `python -m cds_service serve --dev` process on a free loopback port."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cds_service", "serve", "--dev", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=0.5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+        assert b"DEVELOPMENT MODE" in output
