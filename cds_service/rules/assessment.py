@@ -81,7 +81,7 @@ class NoteCode(StrEnum):
     RHEUMATOID_ARTHRITIS = "rheumatoid-arthritis"
     HSTCL = "hstcl"
     OLDER_PATIENT = "older-patient"
-    HLA_ONLY_LOW_CERTAINTY = "hla-only-low-certainty"
+    HLA_ONLY_LOW_CERTAINTY = "hla-low-certainty"
     TPMT_STATUS = "tpmt-status"
     REINTRODUCE_OPTIONS = "reintroduce-options"
     SONIC_RESULTS = "sonic-results"
@@ -123,8 +123,10 @@ class Assessment:
     """One pathway's conclusion for one patient on one evaluation date under one policy.
 
     `failing` lists the criteria behind a continue/reintroduce outcome; `to_obtain` what would
-    let an insufficient-data (or monitoring) outcome be decided. `draft_orders` are the hook's
-    draft orders the card may act on (e.g. delete a draft thiopurine renewal).
+    let an insufficient-data (or monitoring) outcome be decided. `follow_up` is what to check on
+    `follow_up_on` after a withdrawal (pathway B's monitoring delay, so the card need not know
+    it). `draft_orders` are the hook's draft orders the card may act on (e.g. delete a draft
+    thiopurine renewal).
     """
 
     pathway: Pathway
@@ -138,5 +140,7 @@ class Assessment:
     modifiers: tuple[Note, ...] = ()
     notes: tuple[Note, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    follow_up: tuple[Need, ...] = ()
+    follow_up_on: date | None = None
     draft_orders: tuple[DraftOrder, ...] = ()
     patient_reference: str | None = None

@@ -8,6 +8,7 @@ without IBD replaces the outcome (the evidence is from IBD) but the criteria are
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from cds_service.rules import criteria
 from cds_service.rules.assessment import (
@@ -84,6 +85,7 @@ def assess_withdrawal(
                 " criteria are listed for information only.",
             )
         )
+    candidate = recommendation is Recommendation.WITHDRAWAL_CANDIDATE
     cited = [e for r in results for e in r.evidence] + [e for n in notes for e in n.evidence]
     return Assessment(
         pathway=Pathway.WITHDRAWAL,
@@ -97,6 +99,8 @@ def assess_withdrawal(
         modifiers=modifiers,
         notes=tuple(notes),
         evidence=tuple(dict.fromkeys(cited)),
+        follow_up=(Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES) if candidate else (),
+        follow_up_on=_follow_up_on(facts, policy) if candidate else None,
         draft_orders=tuple(
             d
             for d in facts.draft_orders
@@ -104,3 +108,8 @@ def assess_withdrawal(
         ),
         patient_reference=facts.patient_reference,
     )
+
+
+def _follow_up_on(facts: PatientFacts, policy: Policy) -> date:
+    """Trough and antibodies are due after pathway B's monitoring delay (about 3 months)."""
+    return facts.evaluated_on + timedelta(days=policy.pathway_b.monitor_after.value)

@@ -55,6 +55,7 @@ def _continue_because(facts: PatientFacts, *failing: Criterion) -> Assessment:
     assessment = _one(facts)
     assert assessment.recommendation is Recommendation.CONTINUE_COMBINATION
     assert assessment.failing == failing
+    assert (assessment.follow_up, assessment.follow_up_on) == ((), None)
     return assessment
 
 
@@ -66,6 +67,8 @@ def test_s9_example_01_withdrawal_candidate() -> None:
         "trough", "antibodies", "duration", "crp", "platelets", "remission", "hla-dqa1-05",
     ]  # fmt: skip
     assert (assessment.policy_id, assessment.policy_version) == ("seed-2026", "2026.1")
+    assert assessment.follow_up == (Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES)
+    assert assessment.follow_up_on == day(-90)
 
 
 def test_s9_example_02_low_trough() -> None:
