@@ -1,0 +1,115 @@
+"""One overall deadline (SPEC-40): a hanging FHIR server cannot hold the hook response."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from cds_service.prefetch import (
+    PREFETCH_TEMPLATES,
+    DataTopic,
+    Failure,
+    FetchSettings,
+    KeySource,
+    resolve_prefetch,
+)
+from tests.prefetch.fhir_server import Fault, FhirTestServer
+from tests.prefetch.records import CONTEXT, TOKEN, small_record
+
+pytestmark = pytest.mark.anyio
+
+MARGIN_S = 1.0  # generous: the bound is what matters, speed is for benchmarks
+
+
+async def resolve(server: FhirTestServer, settings: FetchSettings, client=None):
+    return await resolve_prefetch(
+        context=CONTEXT,
+        prefetch=None,
+        fhir_server=server.base_url,
+        access_token=TOKEN,
+        client=client,
+        settings=settings,
+    )
+
+
+@pytest.fixture
+def ehr(fhir_server: FhirTestServer) -> FhirTestServer:
+    fhir_server.add(*small_record())
+    return fhir_server
+
+
+async def test_spec40_hanging_server_answers_within_the_deadline(
+    ehr: FhirTestServer, http_client: httpx.AsyncClient
+) -> None:
+    ehr.fail("*", Fault.HANG)
+    settings = FetchSettings(require_https=False, deadline_ms=300, request_timeout_ms=5000)
+
+    tasks_before = asyncio.all_tasks()
+    started = time.perf_counter()
+    result = await resolve(ehr, settings, http_client)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < settings.deadline_ms / 1000 + MARGIN_S
+    assert {o.source for o in result.per_key.values()} == {KeySource.FAILED}
+    for outcome in result.per_key.values():
+        assert outcome.problem is not None and outcome.problem.kind is Failure.TIMEOUT
+        assert outcome.problem.reason == "timeout: deadline of 300 ms reached"
+    assert set(result.missing_required) == {"medicationStatements", "medicationRequests"}
+    assert asyncio.all_tasks() == tasks_before  # nothing left running
+
+    # The shared client is still healthy for the next hook request.
+    ehr.fail("*", Fault.HANG, from_page=99)
+    assert (await resolve(ehr, settings, http_client)).problems() == ()
+
+
+async def test_one_hanging_key_does_not_cost_the_others(ehr: FhirTestServer) -> None:
+    ehr.fail("Observation", Fault.HANG)
+    settings = FetchSettings(require_https=False, deadline_ms=300, request_timeout_ms=5000)
+    tasks_before = asyncio.all_tasks()
+
+    result = await resolve(ehr, settings)
+
+    observation_keys = {
+        k for k, t in PREFETCH_TEMPLATES.items() if t.resource_type == "Observation"
+    }
+    for key, outcome in result.per_key.items():
+        expected = KeySource.FAILED if key in observation_keys else KeySource.FETCHED
+        assert outcome.source is expected, key
+    assert result.missing_required == ()
+    assert {DataTopic.CRP, DataTopic.ANTIBODIES} <= result.unavailable_topics()
+    assert (
+        "Recent laboratory results could not be fetched: timeout: deadline of 300 ms reached"
+        in (result.problem_descriptions())
+    )
+    assert asyncio.all_tasks() == tasks_before
+
+
+async def test_request_timeout_fails_the_page_before_the_deadline(ehr: FhirTestServer) -> None:
+    ehr.fail("Condition", Fault.HANG)
+    settings = FetchSettings(require_https=False, deadline_ms=5000, request_timeout_ms=200)
+
+    started = time.perf_counter()
+    result = await resolve(ehr, settings)
+
+    assert time.perf_counter() - started < 0.2 + MARGIN_S
+    problem = result.per_key["conditions"].problem
+    assert problem is not None and problem.reason == "timeout after 200 ms"
+
+
+async def test_deadline_while_paging_keeps_the_pages_read(ehr: FhirTestServer) -> None:
+    ehr.page_size = 1
+    ehr.fail("MedicationRequest", Fault.HANG, from_page=2)
+    ehr.add({**small_record()[3], "id": "second-rx"})
+    settings = FetchSettings(require_https=False, deadline_ms=300, request_timeout_ms=5000)
+
+    result = await resolve(ehr, settings)
+
+    requests = result.per_key["medicationRequests"]
+    assert requests.source is KeySource.FETCHED and requests.resource_count == 1
+    assert requests.problem is not None
+    assert requests.problem.reason == "timeout: deadline of 300 ms reached before page 2"
+    assert result.missing_required == ()
+    assert DataTopic.MEDICATIONS in result.incomplete_topics()
