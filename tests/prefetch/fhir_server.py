@@ -17,6 +17,7 @@ Reusable from any test module:
 
     with FhirTestServer(resources) as server:
         server.fail("Observation", Fault.HANG)
+        server.page_size = 2
         ... fhir_server=server.base_url ...
 """
 
@@ -88,6 +89,9 @@ class FhirTestServer:
         self.next_link_base: str | None = None  # to advertise next links on another origin
         self.required_token: str | None = None
         self.hang_seconds = 30.0
+        # When set, each request waits until this many are in flight together: a client
+        # that queries one at a time breaks the barrier and gets 503s.
+        self.rendezvous: threading.Barrier | None = None
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, tuple[Fault, int]] = {}
         self._lock = threading.Lock()
@@ -148,6 +152,11 @@ class FhirTestServer:
             f"Bearer {self.required_token}"
         ):
             return 401, _outcome("login", "Bearer token missing or invalid")
+        if self.rendezvous is not None:
+            try:
+                self.rendezvous.wait()
+            except threading.BrokenBarrierError:
+                return 503, _outcome("transient", "requests did not arrive together")
         parts = request.path.removeprefix("/fhir/").split("/")
         page = int(request.params.get("_page", ["1"])[0])
         fault = self._fault(parts[0], page)

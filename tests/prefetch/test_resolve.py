@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -76,7 +77,15 @@ async def test_spec11_no_prefetch_fetches_every_key_with_the_token(ehr: FhirTest
     assert result.missing_required == () and result.problems() == ()
 
 
-async def test_fetches_run_concurrently_on_one_reused_client(
+async def test_fetches_run_concurrently(ehr: FhirTestServer) -> None:
+    ehr.rendezvous = threading.Barrier(len(PREFETCH_TEMPLATES), timeout=2)
+
+    result = await resolve(ehr, None)
+
+    assert {o.source for o in result.per_key.values()} == {KeySource.FETCHED}
+
+
+async def test_connections_are_reused_across_requests_on_one_client(
     ehr: FhirTestServer, http_client: httpx.AsyncClient
 ) -> None:
     await resolve(ehr, None, client=http_client)
