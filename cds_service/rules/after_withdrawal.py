@@ -164,6 +164,7 @@ def assess_after_withdrawal(
         notes=notes,
         evidence=tuple(dict.fromkeys(cited)),
         draft_orders=tuple(d for d in facts.draft_orders if d.selected),
+        unusable=facts.unusable,
         patient_reference=facts.patient_reference,
     )
 

@@ -126,7 +126,8 @@ class Assessment:
     let an insufficient-data (or monitoring) outcome be decided. `follow_up` is what to check on
     `follow_up_on` after a withdrawal (pathway B's monitoring delay, so the card need not know
     it). `draft_orders` are the hook's draft orders the card may act on (e.g. delete a draft
-    thiopurine renewal).
+    thiopurine renewal). `unusable` is every record on file that could not be read, so the card
+    can be open about data it did not use, whatever criterion it might have informed.
     """
 
     pathway: Pathway
@@ -143,4 +144,5 @@ class Assessment:
     follow_up: tuple[Need, ...] = ()
     follow_up_on: date | None = None
     draft_orders: tuple[DraftOrder, ...] = ()
+    unusable: tuple[Unusable, ...] = ()
     patient_reference: str | None = None

@@ -172,7 +172,6 @@ def duration(facts: PatientFacts, policy: Policy) -> CriterionResult:
             reference=overlap.references[0] if overlap.references else "combination",
             effective=datetime.combine(overlap.start, time(), tzinfo=UTC),
             unit="d",
-            display=f"{days} days since {since}",
         )
         verb = "meets" if verdict else "does not meet"
         result = replace(

@@ -100,5 +100,6 @@ def _assessment(
         notes=notes,
         evidence=tuple(dict.fromkeys(e for n in notes for e in n.evidence)),
         draft_orders=drafts,
+        unusable=facts.unusable,
         patient_reference=facts.patient_reference,
     )

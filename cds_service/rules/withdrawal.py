@@ -106,6 +106,7 @@ def assess_withdrawal(
             for d in facts.draft_orders
             if d.selected and d.drug in (DrugClass.THIOPURINE, DrugClass.INFLIXIMAB)
         ),
+        unusable=facts.unusable,
         patient_reference=facts.patient_reference,
     )
 

@@ -1,0 +1,81 @@
+"""Assessment -> CDS Hooks Card (spec §8). Pure: the only randomness is the cards' and
+suggestions' UUIDs (SPEC-26), which the protocol models assign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.cards.catalogue import load_catalogue
+from cds_service.cards.detail import render_detail
+from cds_service.cards.extension import extension
+from cds_service.cards.suggestions import suggestions
+from cds_service.cards.wording import INDICATORS, summary
+from cds_service.protocol import Card, Link, OverrideReason, Source
+from cds_service.rules import Assessment, Recommendation
+
+SERVICE_NAME = "aza-advisor"
+DEFAULT_SOURCE_URL = "https://aza-advisor.example.org/docs"
+
+# Cards that ask the clinician to act; the others only inform, so there is nothing to override.
+ACTIONABLE = frozenset(Recommendation) - {
+    Recommendation.CONTINUE_COMBINATION,
+    Recommendation.UNSUPPORTED_INDICATION,
+}
+
+
+def patient_reference(patient_id: str | None, assessment: Assessment) -> str | None:
+    """'Patient/<id>' from the hook context's patientId, else from the facts."""
+    if patient_id:
+        return patient_id if patient_id.startswith("Patient/") else f"Patient/{patient_id}"
+    return assessment.patient_reference
+
+
+def source(assessment: Assessment, url: str | None) -> Source:
+    label = f"{SERVICE_NAME} · policy {assessment.policy_id} v{assessment.policy_version}"
+    return Source(label=label, url=url or DEFAULT_SOURCE_URL)
+
+
+def links(assessment: Assessment) -> list[Link]:
+    return [Link(label=e.label, url=e.url, type="absolute") for e in assessment.evidence if e.url]
+
+
+def override_reasons(assessment: Assessment) -> list[OverrideReason]:
+    if assessment.recommendation not in ACTIONABLE:
+        return []
+    reasons = load_catalogue().override_reasons
+    return [
+        OverrideReason(system=reasons.system, code=code, display=display)
+        for code, display in reasons.codes.items()
+    ]
+
+
+def render_card(
+    assessment: Assessment, *, patient_id: str | None = None, source_url: str | None = None
+) -> Card:
+    suggested = suggestions(assessment, patient_reference(patient_id, assessment))
+    return Card(
+        summary=summary(assessment),
+        indicator=INDICATORS[assessment.recommendation],
+        detail=render_detail(assessment),
+        source=source(assessment, source_url),
+        suggestions=suggested or None,
+        selectionBehavior="any" if suggested else None,
+        overrideReasons=override_reasons(assessment) or None,
+        links=links(assessment) or None,
+        extension=extension(assessment),
+    )
+
+
+def render_cards(
+    assessments: Iterable[Assessment],
+    *,
+    patient_id: str | None = None,
+    source_url: str | None = None,
+) -> list[Card]:
+    """One card per assessment, in the order the rules gave them.
+
+    `patient_id` is the hook context's patientId (with or without "Patient/"); `source_url`
+    the configured documentation URL (settings.source_url), defaulting to the project docs.
+    """
+    return [render_card(a, patient_id=patient_id, source_url=source_url) for a in assessments]

@@ -1,0 +1,105 @@
+"""The words of a card: summary line, indicator, criterion names, and safe markdown.
+
+The summary must stand alone (clients may show nothing else) and stay under 140 characters
+(SPEC-18), so it states the recommendation first and degrades to a count when the list of named
+criteria or labs would not fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from cds_service.cards.catalogue import load_catalogue
+from cds_service.protocol import SUMMARY_LIMIT
+from cds_service.protocol.response import Indicator
+from cds_service.rules import Assessment, Criterion, Need, Recommendation
+
+INDICATORS: dict[Recommendation, Indicator] = {
+    Recommendation.WITHDRAWAL_CANDIDATE: "info",
+    Recommendation.CONTINUE_COMBINATION: "info",
+    Recommendation.MONITOR_AFTER_WITHDRAWAL: "info",
+    Recommendation.CONSIDER_COMBINATION: "info",
+    Recommendation.UNSUPPORTED_INDICATION: "info",
+    Recommendation.INSUFFICIENT_DATA: "warning",
+    Recommendation.CHECK_TPMT: "warning",
+    Recommendation.REINTRODUCE_IMMUNOMODULATOR: "warning",
+}
+
+CRITERION_NAMES: dict[Criterion, str] = {
+    Criterion.TROUGH: "infliximab trough",
+    Criterion.ANTIBODIES: "antibodies to infliximab",
+    Criterion.DURATION: "combination duration",
+    Criterion.CRP: "CRP",
+    Criterion.PLATELETS: "platelets",
+    Criterion.REMISSION: "steroid-free remission",
+    Criterion.HLA_DQA1_05: "HLA-DQA1*05",
+    Criterion.ANTIBODIES_AFTER_STOP: "antibodies since the stop",
+    Criterion.TROUGH_AFTER_STOP: "trough since the stop",
+    Criterion.TROUGH_DROP: "fall in trough since the stop",
+}
+
+_OTHER_NEEDS = {
+    Need.THERAPY_START_DATES: "therapy start dates",
+    Need.REMISSION_ASSESSMENT: "remission assessment",
+}
+
+
+def need_name(need: Need) -> str:
+    orderable = load_catalogue().orders.get(need)
+    return orderable.label if orderable else _OTHER_NEEDS[need]
+
+
+def _fitting(prefix: str, names: Sequence[str], counted: str) -> str:
+    """`prefix` + the names, or + a count of them when the names would not fit."""
+    listed = prefix + ", ".join(names)
+    return listed if len(listed) < SUMMARY_LIMIT else f"{prefix}{len(names)} {counted}"
+
+
+def _criteria(assessment: Assessment) -> list[str]:
+    return [CRITERION_NAMES[c] for c in assessment.failing]
+
+
+def _needs(assessment: Assessment) -> list[str]:
+    return [need_name(n) for n in assessment.to_obtain]
+
+
+_SUMMARIES: dict[Recommendation, Callable[[Assessment], str]] = {
+    Recommendation.WITHDRAWAL_CANDIDATE: lambda a: (
+        "Thiopurine withdrawal can be considered: all criteria met, infliximab to continue"
+    ),
+    Recommendation.CONTINUE_COMBINATION: lambda a: _fitting(
+        "Continue infliximab + thiopurine; not met: ", _criteria(a), "criteria"
+    ),
+    Recommendation.INSUFFICIENT_DATA: lambda a: _fitting(
+        "Thiopurine withdrawal cannot be assessed yet; obtain: ", _needs(a), "items"
+    ),
+    Recommendation.UNSUPPORTED_INDICATION: lambda a: (
+        "Thiopurine withdrawal not assessed: rheumatoid arthritis without IBD"
+    ),
+    Recommendation.MONITOR_AFTER_WITHDRAWAL: lambda a: (
+        "Thiopurine stopped: infliximab trough and antibodies are due"
+    ),
+    Recommendation.REINTRODUCE_IMMUNOMODULATOR: lambda a: _fitting(
+        "Consider reintroducing an immunomodulator; since the thiopurine stop: ",
+        _criteria(a),
+        "warning signs",
+    ),
+    Recommendation.CONSIDER_COMBINATION: lambda a: (
+        "Consider starting infliximab with azathioprine (SONIC): more remission, fewer antibodies"
+    ),
+    Recommendation.CHECK_TPMT: lambda a: (
+        "Check TPMT/NUDT15 before starting a thiopurine: no result on record"
+    ),
+}
+
+
+def summary(assessment: Assessment) -> str:
+    return _SUMMARIES[assessment.recommendation](assessment)
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
+
+
+def md(text: str) -> str:
+    """Text from data made inert in GitHub-flavoured markdown (no emphasis, tags or tables)."""
+    return text.translate(_MARKDOWN_SPECIAL)
