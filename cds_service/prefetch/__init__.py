@@ -2,7 +2,7 @@
 
 The protocol layer calls `resolve_prefetch` once per hook request; the rules read
 `PrefetchResult.resources`; the cards name `PrefetchResult.problem_descriptions()`; a non-empty
-`PrefetchResult.missing_required` becomes a 412 (see `precondition_failed_outcome`).
+`PrefetchResult.missing_required` becomes a 412 with those descriptions.
 """
 
 from cds_service.prefetch.client import new_fhir_client
@@ -13,7 +13,6 @@ from cds_service.prefetch.outcome import (
     PrefetchResult,
     PrefetchState,
     Problem,
-    precondition_failed_outcome,
 )
 from cds_service.prefetch.render import Unrenderable, render_template
 from cds_service.prefetch.resolve import resolve_prefetch
@@ -39,7 +38,6 @@ __all__ = [
     "Unrenderable",
     "discovery_prefetch",
     "new_fhir_client",
-    "precondition_failed_outcome",
     "render_template",
     "resolve_prefetch",
 ]

@@ -109,7 +109,7 @@ async def get_page(
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+    except (ValueError, RecursionError):  # bad JSON, bad encoding, absurd nesting
         return None
 
 

@@ -145,22 +145,6 @@ class PrefetchResult:
         }
 
 
-def precondition_failed_outcome(result: PrefetchResult) -> dict[str, Any]:
-    """An OperationOutcome for the 412 answer, naming each missing required key and why."""
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": "error",
-                "code": "incomplete",
-                "details": {"text": result.per_key[key].describe() or key},
-                "diagnostics": f"CDS Hooks prefetch key '{key}' could not be obtained.",
-            }
-            for key in result.missing_required
-        ],
-    }
-
-
 def _audit_key(outcome: KeyOutcome) -> dict[str, Any]:
     record: dict[str, Any] = {
         "source": outcome.source.value,

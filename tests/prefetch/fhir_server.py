@@ -7,9 +7,10 @@ and `_sort` (`-` for descending). An unknown search parameter is a 400, like a s
 so a template the server does not understand fails loudly instead of returning everything.
 
 Faults are configured per resource type: hang, HTTP 500, a 200 carrying an OperationOutcome,
-a garbage body, 401; `page_size` forces paginated Bundles with `next` links; `required_token`
-makes every request without that bearer token a 401. Every request is recorded (method, path,
-parameters, Authorization and Accept headers, client port) so tests can assert what was sent.
+a garbage body, absurdly nested JSON, 401; `page_size` forces paginated Bundles with `next`
+links; `required_token` makes every request without that bearer token a 401. Every request is
+recorded (method, path, parameters, Authorization and Accept headers, client port) so tests
+can assert what was sent.
 
 Reusable from any test module:
 
@@ -50,6 +51,7 @@ class Fault(StrEnum):
     ERROR_500 = "500"
     OPERATION_OUTCOME = "operation-outcome"  # HTTP 200 whose body is an OperationOutcome
     GARBAGE = "garbage"
+    DEEP_JSON = "deep-json"  # valid JSON nested beyond any parser's recursion limit
     UNAUTHORIZED = "401"
 
 
@@ -182,6 +184,8 @@ class FhirTestServer:
             return 200, _outcome("processing", "search failed in the test server")
         if fault is Fault.GARBAGE:
             return 200, b"<html><body>Service temporarily unavailable</body></html>"
+        if fault is Fault.DEEP_JSON:
+            return 200, b"[" * 100_000 + b"]" * 100_000
         return 401, _outcome("login", "token expired")
 
     def _read(self, resource_type: str, resource_id: str) -> tuple[int, bytes]:

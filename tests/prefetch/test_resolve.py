@@ -15,7 +15,6 @@ from cds_service.prefetch import (
     FetchSettings,
     KeySource,
     PrefetchState,
-    precondition_failed_outcome,
     render_template,
     resolve_prefetch,
 )
@@ -274,6 +273,7 @@ async def test_resources_are_deduplicated_across_keys(ehr: FhirTestServer) -> No
         (Fault.UNAUTHORIZED, Failure.HTTP_STATUS, "HTTP 401"),
         (Fault.OPERATION_OUTCOME, Failure.OPERATION_OUTCOME, "OperationOutcome: search failed"),
         (Fault.GARBAGE, Failure.UNREADABLE, "unreadable JSON"),
+        (Fault.DEEP_JSON, Failure.UNREADABLE, "unreadable JSON"),
     ],
 )
 async def test_failing_fetch_of_an_optional_key_makes_its_topics_unknown(
@@ -320,12 +320,7 @@ async def test_spec15_missing_required_reported() -> None:
     assert {o.problem.kind for o in result.per_key.values() if o.problem} == {
         Failure.NO_FHIR_SERVER
     }
-    outcome = precondition_failed_outcome(result)
-    assert outcome["resourceType"] == "OperationOutcome"
-    assert [issue["diagnostics"] for issue in outcome["issue"]] == [
-        f"CDS Hooks prefetch key '{key}' could not be obtained." for key in REQUIRED
-    ]
-    assert outcome["issue"][0]["details"]["text"] == (
+    assert result.per_key["medicationStatements"].describe() == (
         "Medication statements could not be fetched: no fhirServer in the request"
     )
 
@@ -338,8 +333,7 @@ async def test_spec15_required_key_failing_on_the_server_is_missing(ehr: FhirTes
     result = await resolve(ehr, prefetch)
 
     assert result.missing_required == ("medicationRequests",)
-    text = precondition_failed_outcome(result)["issue"][0]["details"]["text"]
-    assert text == (
+    assert result.per_key["medicationRequests"].describe() == (
         "Medication orders could not be fetched: HTTP 500 (OperationOutcome: internal error in "
         "the test server) (the EHR's prefetch held OperationOutcome: query timed out)"
     )
