@@ -38,7 +38,7 @@ from fhir_mappings.terminology import Terminology
 from fhir_mappings.units import Converted, convert, same_unit_value, ucum_code
 
 ANTIBODIES = "antibodies"
-HLA_DQA1 = "hla-dqa1"
+HLA_DQA1 = "hla-dqa1-05"
 THIOPURINE_METABOLISM = "thiopurine-metabolism"
 
 _COUNTED = frozenset({"final", "amended", "corrected"})
@@ -137,11 +137,17 @@ def _fact(base: _Base, value: Any, **details: Any) -> Fact[Any]:
     )
 
 
-def _comparator(quantity: JSON) -> Comparator | str | None:
+class _BadComparator(ValueError):
+    """A comparator that is not a bound (e.g. "ad"): the value cannot be placed."""
+
+
+def _comparator(quantity: JSON) -> Comparator | None:
     raw = text(quantity.get("comparator"))
     if raw is None:
         return None
-    return _COMPARATORS.get(raw, f"comparator {raw!r} cannot be read as a bound")
+    if raw not in _COMPARATORS:
+        raise _BadComparator(f"comparator {raw!r} cannot be read as a bound")
+    return _COMPARATORS[raw]
 
 
 def _shown(quantity: JSON) -> str:
@@ -156,9 +162,10 @@ def _analyte(
     quantity = mapping(resource.get("valueQuantity"))
     if quantity is None:
         return _NO_VALUE if _has_no_value(resource) else "not a quantity (valueQuantity)"
-    comparator = _comparator(quantity)
-    if isinstance(comparator, str):
-        return comparator
+    try:
+        comparator = _comparator(quantity)
+    except _BadComparator as problem:
+        return str(problem)
     converted = convert(quantity, NORMALISED_UNITS[analyte], terminology.molar.get(analyte.value))
     if not isinstance(converted, Converted):
         return converted
@@ -193,8 +200,12 @@ def _against_range(resource: JSON) -> tuple[AntibodyStatus, str] | str | None:
     quantity = mapping(resource.get("valueQuantity"))
     if quantity is None:
         return None
-    value, comparator = number(quantity.get("value")), _comparator(quantity)
-    if value is None or isinstance(comparator, str):
+    value = number(quantity.get("value"))
+    try:
+        comparator = _comparator(quantity)
+    except _BadComparator as problem:
+        return str(problem)
+    if value is None:
         return "quantitative result without a readable value"
     for reference_range in mappings(resource.get("referenceRange")):
         high = mapping(reference_range.get("high"))
@@ -204,13 +215,22 @@ def _against_range(resource: JSON) -> tuple[AntibodyStatus, str] | str | None:
         limit = same_unit_value(high, unit) if ucum_code(high) else number(high.get("value"))
         if limit is None:
             return "reference range in a unit not comparable with the result"
-        shown = f"{_shown(quantity)} (reference <= {high.get('value')})"
-        if value > limit and comparator not in (Comparator.LT, Comparator.LE):
-            return AntibodyStatus.POSITIVE, shown
-        if value <= limit and comparator not in (Comparator.GT, Comparator.GE):
-            return AntibodyStatus.NEGATIVE, shown
-        return f"{_shown(quantity)} cannot be placed against its reference range"
+        status = _place(value, comparator, limit)
+        if status is None:
+            return f"{_shown(quantity)} cannot be placed against its reference range"
+        return status, f"{_shown(quantity)} (reference <= {high.get('value')})"
     return "no reference range"
+
+
+def _place(value: float, comparator: Comparator | None, limit: float) -> AntibodyStatus | None:
+    """Above the upper reference limit is positive; a bound that straddles it says nothing."""
+    if comparator is None:
+        return AntibodyStatus.POSITIVE if value > limit else AntibodyStatus.NEGATIVE
+    if comparator is Comparator.GT:
+        return AntibodyStatus.POSITIVE if value >= limit else None
+    if comparator is Comparator.GE:
+        return AntibodyStatus.POSITIVE if value > limit else None
+    return AntibodyStatus.NEGATIVE if value <= limit else None
 
 
 def _antibodies(resource: JSON, base: _Base, terminology: Terminology) -> Fact[Any] | str:
@@ -226,11 +246,14 @@ def _antibodies(resource: JSON, base: _Base, terminology: Terminology) -> Fact[A
     if len(statuses) > 1:
         return "result, interpretation and reference range disagree"
     quantity = mapping(resource.get("valueQuantity"))
-    comparator = _comparator(quantity) if quantity else None
+    try:
+        comparator = _comparator(quantity) if quantity else None
+    except _BadComparator:
+        comparator = None  # judged by its coded value or flag, which do not need the bound
     return _fact(
         base,
         statuses.pop(),
-        comparator=comparator if isinstance(comparator, Comparator) else None,
+        comparator=comparator,
         display="; ".join(dict.fromkeys(shown for _, shown in verdicts)),
     )
 

@@ -11,6 +11,7 @@ annotation-only unit reads as the unity `1`.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Mapping
@@ -47,9 +48,14 @@ def _strip_annotations(code: str) -> str:
     return stripped or "1"
 
 
+_MAX_CODE_LENGTH = 64  # clinical UCUM codes are short; longer strings are not parsed at all
+
+
 @lru_cache(maxsize=1024)
 def _parse(code: str) -> Any:
     """A pint quantity of one `code`, or None when it is not valid UCUM."""
+    if len(code) > _MAX_CODE_LENGTH:
+        return None
     try:
         parsed = _ureg().from_ucum(_strip_annotations(code))
     except Exception:  # ucumvert raises lark, pint and its own errors alike
@@ -121,15 +127,21 @@ def convert(quantity: JSON, target: str, molar: tuple[str, float] | None = None)
     code = ucum_code(quantity)
     if code is None:
         shown = text(quantity.get("code")) or text(quantity.get("unit"))
-        return f"unit {shown!r} is not a UCUM code" if shown else "no unit"
-    direct = factor(code, target)
-    if direct is not None:
-        return Converted(_tidy(value * direct), target)
-    if molar is not None:
+        return f"unit {_clip(shown)!r} is not a UCUM code" if shown else "no unit"
+    scale = factor(code, target)
+    if scale is None and molar is not None:
         to_molar = factor(code, molar[0])
-        if to_molar is not None:
-            return Converted(_tidy(value * to_molar / molar[1]), target)
-    return f"unit {code!r} cannot be converted to {target!r}"
+        scale = to_molar / molar[1] if to_molar is not None else None
+    if scale is None:
+        return f"unit {_clip(code)!r} cannot be converted to {target!r}"
+    converted = _tidy(value * scale)
+    if not math.isfinite(converted):
+        return f"value {value:g} {_clip(code)} is out of range"
+    return Converted(converted, target)
+
+
+def _clip(shown: str) -> str:
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def same_unit_value(quantity: Mapping[str, Any], unit: str | None) -> float | None:

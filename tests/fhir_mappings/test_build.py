@@ -1,0 +1,185 @@
+"""build_facts: flattening, leniency, provenance, draft orders and site configuration."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhir_mappings import (
+    Analyte,
+    DraftOrder,
+    DrugClass,
+    MappingConfig,
+    MatchedBy,
+    PatientFacts,
+    build_facts,
+)
+from tests.fhir_mappings.resources import (
+    LOCAL,
+    TODAY,
+    bundle,
+    lab,
+    observation,
+    patient,
+    request,
+    rx,
+    statement,
+)
+
+
+def test_bundles_of_any_type_are_flattened_including_nested() -> None:
+    inner = bundle(lab("o2", "777-3", 250, "10*9/L"), kind="collection")
+    outer = bundle(patient(), lab("o1", "1988-5", 2, "mg/L"), kind="batch-response")
+    outer["entry"].append({"resource": inner})
+    result = build_facts([outer], evaluated_on=TODAY)
+    assert result.lab(Analyte.CRP)[0].reference == "Observation/o1"
+    assert result.lab(Analyte.PLATELETS)[0].reference == "Observation/o2"
+
+
+def test_operation_outcome_is_reported_with_its_diagnostics() -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": "error", "code": "timeout", "diagnostics": "Observation search timed out"}
+        ],
+    }
+    [problem] = build_facts([outcome], evaluated_on=TODAY).unusable
+    assert problem.reason == "OperationOutcome: Observation search timed out"
+
+
+@pytest.mark.parametrize("junk", [None, 3, "Observation/1", [], {"no": "type"}])
+def test_non_resources_never_raise(junk: Any) -> None:
+    build_facts([junk, patient()], evaluated_on=TODAY)
+
+
+def test_one_broken_entry_does_not_hide_the_others() -> None:
+    broken = lab("bad", "1988-5", 2, "mg/L", effectiveDateTime="yesterday")
+    result = build_facts([patient(), broken, lab("good", "1988-5", 3, "mg/L")], evaluated_on=TODAY)
+    assert [f.reference for f in result.lab(Analyte.CRP)] == ["Observation/good"]
+    assert [u.reference for u in result.unusable] == ["Observation/bad"]
+
+
+def test_vendor_elements_and_empty_strings_are_tolerated() -> None:
+    obs = lab("o1", "1988-5", 2, "mg/L", _vendorFlag={"x": 1}, note="", extension=[{"url": ""}])
+    assert build_facts([obs], evaluated_on=TODAY).lab(Analyte.CRP)
+
+
+def test_another_patients_record_is_reported_not_read() -> None:
+    foreign = lab("o1", "1988-5", 2, "mg/L", subject={"reference": "Patient/someone-else"})
+    result = build_facts([patient(), foreign], evaluated_on=TODAY)
+    assert result.lab(Analyte.CRP) == ()
+    assert result.unusable[0].reason == "belongs to Patient/someone-else, not Patient/p1"
+
+
+def test_patient_facts_are_immutable() -> None:
+    result = build_facts([patient(), lab("o1", "1988-5", 2, "mg/L")], evaluated_on=TODAY)
+    with pytest.raises(TypeError):
+        result.labs[Analyte.CRP] = ()  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        result.evaluated_on = date(2000, 1, 1)  # type: ignore[misc]
+
+
+# --- draft orders (hook context) ------------------------------------------------------------
+
+
+def draft(ident: str, medication: dict[str, Any]) -> dict[str, Any]:
+    return request(ident, medication, 0, "draft", intent="proposal")
+
+
+def test_draft_orders_from_a_bundle_without_type_with_selections() -> None:
+    drafts = bundle(draft("d1", rx("1927290")), draft("d2", rx("1256")), kind=None)
+    result = build_facts(
+        [patient()], evaluated_on=TODAY, draft_orders=[drafts], selections=["MedicationRequest/d2"]
+    )
+    assert result.draft_orders == (
+        DraftOrder(DrugClass.INFLIXIMAB, "MedicationRequest/d1", selected=False, display=None),
+        DraftOrder(DrugClass.THIOPURINE, "MedicationRequest/d2", selected=True, display=None),
+    )
+    assert result.exposures == {}
+
+
+def test_draft_orders_as_plain_entries_are_all_selected_without_selections() -> None:
+    entries = bundle(draft("d1", {"text": "Azathioprine 50 mg tablet"}))["entry"]
+    [order] = build_facts([], evaluated_on=TODAY, draft_orders=entries).draft_orders
+    assert (order.drug, order.selected, order.matched_by) == (
+        DrugClass.THIOPURINE,
+        True,
+        MatchedBy.NAME,
+    )
+
+
+def test_draft_orders_of_other_drugs_are_skipped() -> None:
+    assert (
+        build_facts([], evaluated_on=TODAY, draft_orders=[draft("d1", rx("197361"))]).draft_orders
+        == ()
+    )
+
+
+def test_s2_draft_in_the_record_is_not_exposure() -> None:
+    assert build_facts([draft("d1", rx("1256"))], evaluated_on=TODAY).exposures == {}
+
+
+# --- site configuration ---------------------------------------------------------------------
+
+
+def test_site_codes_from_a_toml_file_merge_with_builtins(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        """
+[mapping]
+renewal_gap_days = 380
+
+[systems]
+st-lab = "http://lab.example.org/codes"
+st-pharmacy = ["http://pharmacy.example.org"]
+
+[lists.crp]
+source = "St Example lab catalogue 2026-03"
+codes.st-lab = ["CRP1"]
+
+[lists.thiopurine]
+source = "St Example formulary"
+codes.st-pharmacy = ["AZA50"]
+"""
+    )
+    config = MappingConfig.from_toml(site)
+    assert config.renewal_gap_days == 380
+    local_crp = observation(
+        "o1",
+        {"coding": [{"system": LOCAL, "code": "CRP1"}]},
+        valueQuantity={"value": 4, "system": "http://unitsofmeasure.org", "code": "mg/L"},
+    )
+    local_aza = statement(
+        "s1", {"coding": [{"system": "http://pharmacy.example.org", "code": "AZA50"}]}
+    )
+    builtin = lab("o2", "1988-5", 2, "mg/L", effectiveDateTime="2026-01-01")
+    result: PatientFacts = build_facts(
+        [local_crp, local_aza, builtin], evaluated_on=TODAY, config=config
+    )
+    assert [f.reference for f in result.lab(Analyte.CRP)] == ["Observation/o1", "Observation/o2"]
+    assert result.lab(Analyte.CRP)[0].matched_by is MatchedBy.CODE
+    assert DrugClass.THIOPURINE in result.exposures
+
+
+def test_site_list_without_source_is_rejected(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text('[lists.crp]\ncodes.loinc = ["X"]\n')
+    with pytest.raises(ValueError, match="no source"):
+        _ = MappingConfig(code_lists=(site,)).terminology
+
+
+def test_site_list_for_an_unknown_topic_is_rejected(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text('[lists.ferritin]\nsource = "x"\ncodes.loinc = ["X"]\n')
+    with pytest.raises(ValueError, match="unknown code-list topic"):
+        _ = MappingConfig(code_lists=(site,)).terminology
+
+
+def test_every_builtin_code_list_names_its_source() -> None:
+    terminology = MappingConfig().terminology
+    for matcher in (terminology.medications, terminology.observations, terminology.conditions):
+        for code_list in matcher.lists.values():
+            assert code_list.sources and all(s.strip() for s in code_list.sources), code_list.topic
