@@ -6,7 +6,7 @@
 No web code and no imports from cds_service: the rules read `PatientFacts`, never FHIR.
 """
 
-from fhir_mappings.build import build_facts
+from fhir_mappings.build import build_facts, warm_up
 from fhir_mappings.config import MappingConfig
 from fhir_mappings.facts import (
     NORMALISED_UNITS,
@@ -44,4 +44,5 @@ __all__ = [
     "PatientFacts",
     "Unusable",
     "build_facts",
+    "warm_up",
 ]

@@ -17,6 +17,7 @@ from fhir_mappings.conditions import read_condition, read_patient
 from fhir_mappings.config import MappingConfig
 from fhir_mappings.exposure import combination, exposures
 from fhir_mappings.facts import (
+    NORMALISED_UNITS,
     ActivityScore,
     Analyte,
     ConditionState,
@@ -43,6 +44,7 @@ from fhir_mappings.read import (
     relative_reference,
     text,
 )
+from fhir_mappings.units import factor
 
 _MEDICATION_TYPES = frozenset(
     {"MedicationStatement", "MedicationRequest", "MedicationAdministration"}
@@ -88,6 +90,14 @@ def build_facts(
     for entry in drafts:
         _guarded(entry, collected, lambda e=entry: _read_draft(e, collected, config, media, chosen))
     return collected.facts(evaluated_on, owner, config)
+
+
+def warm_up(config: MappingConfig | None = None) -> None:
+    """Load the code lists and the UCUM registry now (about a second) rather than on the first
+    request; a service calls this at startup."""
+    _ = (config or _DEFAULT_CONFIG).terminology
+    for unit in NORMALISED_UNITS.values():
+        factor(unit, unit + "{warm}")
 
 
 def _guarded(entry: _Entry, collected: _Collected, read: Any) -> None:

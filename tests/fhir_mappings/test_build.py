@@ -183,3 +183,12 @@ def test_every_builtin_code_list_names_its_source() -> None:
     for matcher in (terminology.medications, terminology.observations, terminology.conditions):
         for code_list in matcher.lists.values():
             assert code_list.sources and all(s.strip() for s in code_list.sources), code_list.topic
+
+
+def test_warm_up_loads_the_ucum_registry_and_code_lists() -> None:
+    from fhir_mappings import warm_up
+    from fhir_mappings.units import factor
+
+    factor.cache_clear()
+    warm_up()
+    assert factor.cache_info().currsize >= 3
