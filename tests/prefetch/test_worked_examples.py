@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 
 from cds_service.prefetch import (
@@ -35,13 +36,17 @@ def context_of(example: WorkedExample) -> dict[str, Any]:
 
 
 async def resolve(
-    server: FhirTestServer, example: WorkedExample, prefetch: dict[str, Any] | None
+    server: FhirTestServer,
+    example: WorkedExample,
+    prefetch: dict[str, Any] | None,
+    client: httpx.AsyncClient,
 ) -> PrefetchResult:
     return await resolve_prefetch(
         context=context_of(example),
         prefetch=prefetch,
         fhir_server=server.base_url,
         access_token=TOKEN,
+        client=client,
         settings=DEV,
     )
 
@@ -79,7 +84,7 @@ def ehr(fhir_server: FhirTestServer, example: WorkedExample) -> FhirTestServer:
 
 
 async def test_spec11_prefetch_fallback_and_mixed_resolve_the_same_resources(
-    ehr: FhirTestServer, example: WorkedExample
+    ehr: FhirTestServer, example: WorkedExample, http_client: httpx.AsyncClient
 ) -> None:
     full = ehr_prefetch(ehr, PREFETCH_TEMPLATES, context_of(example))
     partial = mixed(full)
@@ -87,10 +92,10 @@ async def test_spec11_prefetch_fallback_and_mixed_resolve_the_same_resources(
     assert any(v not in (None, OPERATION_OUTCOME) for v in partial.values())
     assert set(partial) < set(full)
 
-    from_prefetch = await resolve(ehr, example, full)
+    from_prefetch = await resolve(ehr, example, full, http_client)
     assert ehr.requests == []
-    from_fhir = await resolve(ehr, example, None)
-    from_both = await resolve(ehr, example, partial)
+    from_fhir = await resolve(ehr, example, None, http_client)
+    from_both = await resolve(ehr, example, partial, http_client)
 
     expected = resource_identities(from_prefetch.resources)
     assert resource_identities(from_fhir.resources) == expected
@@ -102,8 +107,8 @@ async def test_spec11_prefetch_fallback_and_mixed_resolve_the_same_resources(
 
 
 async def test_templates_find_every_resource_of_the_example(
-    ehr: FhirTestServer, example: WorkedExample
+    ehr: FhirTestServer, example: WorkedExample, http_client: httpx.AsyncClient
 ) -> None:
-    result = await resolve(ehr, example, None)
+    result = await resolve(ehr, example, None, http_client)
 
     assert set(resource_identities(result.resources)) == set(resource_identities(example.resources))
