@@ -8,7 +8,7 @@ Everything shown comes from the assessment; data-borne text is escaped so that a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from cds_service.cards.wording import CRITERION_NAMES, md, need_name
@@ -61,13 +61,14 @@ def criterion_line(result: CriterionResult) -> str:
     return f"- {_STATUS[result.status]} · {md(text)}; threshold {md(result.threshold)}"
 
 
-def render_detail(assessment: Assessment) -> str:
+def render_detail(assessment: Assessment, data_problems: Sequence[str] = ()) -> str:
     blocks = [
         f"Policy {md(assessment.policy_id)} v{md(assessment.policy_version)}, evaluated "
         f"{assessment.evaluated_on.isoformat()}.",
         *_section("Criteria", (criterion_line(c) for c in assessment.criteria)),
         *_to_obtain(assessment),
         *_section("Not usable", (_unusable_line(u) for u in _unusable_elsewhere(assessment))),
+        *_section("Data not obtained", (f"- {md(problem)}" for problem in data_problems)),
         *_section("Notes", (f"- {md(n.text)}" for n in assessment.notes + assessment.modifiers)),
         *_section(
             "Evidence",

@@ -4,7 +4,8 @@ suggestions' UUIDs (SPEC-26), which the protocol models assign.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from cds_service.cards.catalogue import load_catalogue
 from cds_service.cards.detail import render_detail
@@ -50,15 +51,27 @@ def override_reasons(assessment: Assessment) -> list[OverrideReason]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class CardContext:
+    """Per-deployment card settings; `source_url` is settings.source_url (None: project docs)."""
+
+    source_url: str | None = None
+
+
 def render_card(
-    assessment: Assessment, *, patient_id: str | None = None, source_url: str | None = None
+    assessment: Assessment,
+    context: CardContext | None = None,
+    *,
+    patient_id: str | None = None,
+    data_problems: Sequence[str] = (),
 ) -> Card:
+    context = context or CardContext()
     suggested = suggestions(assessment, patient_reference(patient_id, assessment))
     return Card(
         summary=summary(assessment),
         indicator=INDICATORS[assessment.recommendation],
-        detail=render_detail(assessment),
-        source=source(assessment, source_url),
+        detail=render_detail(assessment, data_problems),
+        source=source(assessment, context.source_url),
         suggestions=suggested or None,
         selectionBehavior="any" if suggested else None,
         overrideReasons=override_reasons(assessment) or None,
@@ -69,13 +82,18 @@ def render_card(
 
 def render_cards(
     assessments: Iterable[Assessment],
+    context: CardContext | None = None,
     *,
     patient_id: str | None = None,
-    source_url: str | None = None,
+    data_problems: Sequence[str] = (),
 ) -> list[Card]:
     """One card per assessment, in the order the rules gave them.
 
-    `patient_id` is the hook context's patientId (with or without "Patient/"); `source_url`
-    the configured documentation URL (settings.source_url), defaulting to the project docs.
+    `patient_id` is the hook context's patientId (with or without "Patient/");
+    `data_problems` says which data could not be fetched (one sentence each), shown on every
+    card so that a clinician knows what the advice could not see.
     """
-    return [render_card(a, patient_id=patient_id, source_url=source_url) for a in assessments]
+    return [
+        render_card(a, context, patient_id=patient_id, data_problems=data_problems)
+        for a in assessments
+    ]

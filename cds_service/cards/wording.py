@@ -70,8 +70,10 @@ _SUMMARIES: dict[Recommendation, Callable[[Assessment], str]] = {
     Recommendation.CONTINUE_COMBINATION: lambda a: _fitting(
         "Continue infliximab + thiopurine; not met: ", _criteria(a), "criteria"
     ),
-    Recommendation.INSUFFICIENT_DATA: lambda a: _fitting(
-        "Thiopurine withdrawal cannot be assessed yet; obtain: ", _needs(a), "items"
+    Recommendation.INSUFFICIENT_DATA: lambda a: (
+        _fitting("Thiopurine withdrawal cannot be assessed yet; obtain: ", _needs(a), "items")
+        if a.to_obtain
+        else "Thiopurine withdrawal cannot be assessed yet: some EHR data could not be obtained"
     ),
     Recommendation.UNSUPPORTED_INDICATION: lambda a: (
         "Thiopurine withdrawal not assessed: rheumatoid arthritis without IBD"

@@ -7,6 +7,7 @@ monitoring delay has passed mean monitor; reassuring results (or an early date) 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import date
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from cds_service.rules.assessment import (
     Status,
 )
 from cds_service.rules.policy import Policy
+from cds_service.rules.topics import unless_incomplete, with_unusable
 from cds_service.rules.window import days_between, describe, describe_all, source
 from fhir_mappings.facts import Analyte, AntibodyStatus, DrugClass, Fact, PatientFacts
 
@@ -122,19 +124,21 @@ def _drop(stop: date, facts: PatientFacts, policy: Policy) -> CriterionResult:
 
 
 def assess_after_withdrawal(
-    facts: PatientFacts, policy: Policy, modifiers: tuple[Note, ...]
+    facts: PatientFacts,
+    policy: Policy,
+    modifiers: tuple[Note, ...],
+    incomplete: Collection[str] = (),
 ) -> Assessment | None:
     stop = stopped_on(facts, policy)
     if stop is None:
         return None
-    results = (
-        _antibodies(stop, facts, policy),
-        _trough(stop, facts, policy),
-        _drop(stop, facts, policy),
+    results = tuple(
+        unless_incomplete(with_unusable(facts, judge(stop, facts, policy)), incomplete)
+        for judge in (_antibodies, _trough, _drop)
     )
     failing = tuple(r.id for r in results if r.status is Status.NOT_MET)
     monitoring_due = policy.pathway_b.monitor_after.decide(days_between(stop, facts.evaluated_on))
-    incomplete = any(
+    unchecked = any(
         r.status is Status.UNKNOWN
         for r in results
         if r.id in (Criterion.ANTIBODIES_AFTER_STOP, Criterion.TROUGH_AFTER_STOP)
@@ -145,7 +149,7 @@ def assess_after_withdrawal(
         recommendation = Recommendation.REINTRODUCE_IMMUNOMODULATOR
         notes = (_reintroduce_note(policy), tpmt_note(facts))
         to_obtain = () if facts.thiopurine_metabolism else (Need.TPMT,)
-    elif incomplete and monitoring_due:
+    elif unchecked and monitoring_due:
         recommendation = Recommendation.MONITOR_AFTER_WITHDRAWAL
         to_obtain = (Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES)
     else:

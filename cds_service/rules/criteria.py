@@ -13,26 +13,16 @@ from typing import Any
 
 from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
 from cds_service.rules.policy import Policy, Threshold
+from cds_service.rules.topics import with_unusable
 from cds_service.rules.window import (
     Window,
     days_between,
     describe,
     describe_all,
     source,
-    unusable_for,
-    unusable_text,
 )
-from fhir_mappings.facts import Analyte, AntibodyStatus, DrugClass, Fact, PatientFacts
+from fhir_mappings.facts import Analyte, AntibodyStatus, Fact, PatientFacts
 
-# `Unusable.topic` values that concern each criterion (the vocabulary agreed with fhir_mappings).
-TOPICS: dict[Criterion, tuple[str, ...]] = {
-    Criterion.TROUGH: (Analyte.INFLIXIMAB_LEVEL.value,),
-    Criterion.ANTIBODIES: ("antibodies",),
-    Criterion.DURATION: (DrugClass.INFLIXIMAB.value, DrugClass.THIOPURINE.value),
-    Criterion.CRP: (Analyte.CRP.value,),
-    Criterion.PLATELETS: (Analyte.PLATELETS.value,),
-    Criterion.HLA_DQA1_05: ("hla-dqa1-05",),
-}
 _LAB_NEEDS = {
     Analyte.INFLIXIMAB_LEVEL: (Need.INFLIXIMAB_LEVEL,),
     Analyte.CRP: (Need.CRP,),
@@ -42,14 +32,6 @@ _LAB_NEEDS = {
 
 def window(facts: PatientFacts, policy: Policy) -> Window:
     return Window(facts.evaluated_on, policy.pathway_a.freshness)
-
-
-def with_unusable(
-    facts: PatientFacts, result: CriterionResult, topics: tuple[str, ...]
-) -> CriterionResult:
-    """Name, in the criterion itself, the records on file that could have informed it."""
-    unusable = unusable_for(facts, topics)
-    return replace(result, unusable=unusable, note=result.note + unusable_text(unusable))
 
 
 def stale_text(stale: tuple[Fact[Any], ...]) -> str:
@@ -91,7 +73,7 @@ def _latest_lab(
     )
     if fresh:
         base = _judge(base, fresh[0], threshold)
-    return with_unusable(facts, base, TOPICS[criterion])
+    return with_unusable(facts, base)
 
 
 def _judge(base: CriterionResult, latest: Fact[float], threshold: Threshold) -> CriterionResult:
@@ -147,7 +129,7 @@ def antibodies(facts: PatientFacts, policy: Policy) -> CriterionResult:
             stale=(),
             to_obtain=(),
         )
-    return with_unusable(facts, result, TOPICS[Criterion.ANTIBODIES])
+    return with_unusable(facts, result)
 
 
 def duration(facts: PatientFacts, policy: Policy) -> CriterionResult:
@@ -181,7 +163,7 @@ def duration(facts: PatientFacts, policy: Policy) -> CriterionResult:
             fact=fact,
             to_obtain=(),
         )
-    return with_unusable(facts, result, TOPICS[Criterion.DURATION])
+    return with_unusable(facts, result)
 
 
 def hla_dqa1_05(facts: PatientFacts, policy: Policy) -> CriterionResult:
@@ -204,4 +186,4 @@ def hla_dqa1_05(facts: PatientFacts, policy: Policy) -> CriterionResult:
         references=(shown.reference,) if shown else (),
         evidence=policy.cite(policy.pathway_a.evidence.hla_dqa1_05),
     )
-    return with_unusable(facts, result, TOPICS[Criterion.HLA_DQA1_05])
+    return with_unusable(facts, result)

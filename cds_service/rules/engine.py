@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from cds_service.rules.after_withdrawal import assess_after_withdrawal
 from cds_service.rules.assessment import Assessment, Hook, Pathway, Recommendation
 from cds_service.rules.order_entry import assess_initiation, assess_thiopurine_start
@@ -27,18 +29,22 @@ _ACTIONABLE = frozenset(
 _RENEWABLE = frozenset({DrugClass.THIOPURINE, DrugClass.INFLIXIMAB})
 
 
-def assess(facts: PatientFacts, policy: Policy, *, hook: str) -> tuple[Assessment, ...]:
+def assess(
+    facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[str] = ()
+) -> tuple[Assessment, ...]:
     """All assessments that apply to this patient today; empty outside every pathway.
 
-    Raises ValueError for a hook the rules do not know.
+    `incomplete` names the data topics (`Unusable.topic` vocabulary, see `topics.TOPICS`) that
+    could not all be obtained, e.g. after a failed or truncated fetch: criteria resting on them
+    cannot be met. Raises ValueError for a hook the rules do not know.
     """
     current = Hook(hook)
     if not in_scope(facts, policy):
         return ()
     notes = modifiers(facts, policy)
     found: list[Assessment | None] = [
-        assess_withdrawal(facts, policy, notes) if applies(facts) else None,
-        assess_after_withdrawal(facts, policy, notes),
+        assess_withdrawal(facts, policy, notes, incomplete) if applies(facts) else None,
+        assess_after_withdrawal(facts, policy, notes, incomplete),
     ]
     if current in _ORDER_HOOKS:
         found += [
@@ -61,6 +67,9 @@ def shown_on(assessment: Assessment, *, hook: str) -> bool:
     )
 
 
-def advise(facts: PatientFacts, policy: Policy, *, hook: str) -> tuple[Assessment, ...]:
+def advise(
+    facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[str] = ()
+) -> tuple[Assessment, ...]:
     """The assessments to render on this hook."""
-    return tuple(a for a in assess(facts, policy, hook=hook) if shown_on(a, hook=hook))
+    found = assess(facts, policy, hook=hook, incomplete=incomplete)
+    return tuple(a for a in found if shown_on(a, hook=hook))

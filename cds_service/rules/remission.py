@@ -14,17 +14,11 @@ from itertools import takewhile
 from typing import Any
 
 from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
-from cds_service.rules.criteria import window, with_unusable
+from cds_service.rules.criteria import window
 from cds_service.rules.policy import Policy
+from cds_service.rules.topics import with_unusable
 from cds_service.rules.window import days_between, describe, source
-from fhir_mappings.facts import ActivityScore, ConditionState, DrugClass, Fact, PatientFacts
-
-TOPICS = (
-    "remission",
-    "condition",
-    DrugClass.CORTICOSTEROID.value,
-    *(score.value for score in ActivityScore),
-)
+from fhir_mappings.facts import ConditionState, DrugClass, Fact, PatientFacts
 
 _Finding = tuple[str, Fact[Any] | None, tuple[str, ...]]  # (why, fact, references)
 
@@ -51,7 +45,7 @@ def remission(facts: PatientFacts, policy: Policy) -> CriterionResult:
             references=references,
             to_obtain=(),
         )
-    return with_unusable(facts, result, TOPICS)
+    return with_unusable(facts, result)
 
 
 def _days_ago(facts: PatientFacts, fact: Fact[Any]) -> int | None:

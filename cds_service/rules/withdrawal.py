@@ -7,7 +7,7 @@ without IBD replaces the outcome (the evidence is from IBD) but the criteria are
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, timedelta
 
 from cds_service.rules import criteria
@@ -25,6 +25,7 @@ from cds_service.rules.assessment import (
 from cds_service.rules.policy import Policy
 from cds_service.rules.remission import remission
 from cds_service.rules.scope import rheumatoid_without_ibd
+from cds_service.rules.topics import unless_incomplete
 from fhir_mappings.facts import DrugClass, PatientFacts
 
 CRITERIA: tuple[Callable[[PatientFacts, Policy], CriterionResult], ...] = (
@@ -61,9 +62,12 @@ def outcome(
 
 
 def assess_withdrawal(
-    facts: PatientFacts, policy: Policy, modifiers: tuple[Note, ...]
+    facts: PatientFacts,
+    policy: Policy,
+    modifiers: tuple[Note, ...],
+    incomplete: Collection[str] = (),
 ) -> Assessment:
-    results = tuple(criterion(facts, policy) for criterion in CRITERIA)
+    results = tuple(unless_incomplete(judge(facts, policy), incomplete) for judge in CRITERIA)
     recommendation, failing, to_obtain = outcome(results)
     notes: list[Note] = []
     if failing == (Criterion.HLA_DQA1_05,):

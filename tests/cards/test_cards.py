@@ -10,7 +10,13 @@ from datetime import date
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from cds_service.cards import DEFAULT_SOURCE_URL, EXTENSION_KEY, render_card, render_cards
+from cds_service.cards import (
+    DEFAULT_SOURCE_URL,
+    EXTENSION_KEY,
+    CardContext,
+    render_card,
+    render_cards,
+)
 from cds_service.cards.detail import criterion_line
 from cds_service.protocol import CdsResponse
 from cds_service.protocol.conformance import check_response
@@ -129,10 +135,8 @@ def test_s8_source_names_service_and_policy(assessment: Assessment) -> None:
     card = render_card(assessment)
     assert card.source.label == "aza-advisor · policy seed-2026 v2026.1"
     assert card.source.url == DEFAULT_SOURCE_URL
-    assert (
-        render_card(assessment, source_url="https://docs.example.net/aza").source.url
-        == "https://docs.example.net/aza"
-    )
+    other = render_card(assessment, CardContext(source_url="https://docs.example.net/aza"))
+    assert other.source.url == "https://docs.example.net/aza"
 
 
 def test_spec_19_detail_has_no_table_rows_and_no_html(assessment: Assessment) -> None:
@@ -352,3 +356,15 @@ def test_s8_render_cards_keeps_order_and_count() -> None:
         "consider-combination",
     ]
     assert render_cards([]) == []
+
+
+def test_s8_data_problems_are_named_on_every_card() -> None:
+    problems = ("CRP: the FHIR server did not answer within 400 ms.",)
+    assessments = [
+        EXAMPLES[Recommendation.CHECK_TPMT](),
+        EXAMPLES[Recommendation.CONTINUE_COMBINATION](),
+    ]
+    for card in render_cards(assessments, patient_id="p1", data_problems=problems):
+        assert "**Data not obtained**\n\n- CRP: the FHIR server did not answer within 400 ms." in (
+            card.detail or ""
+        )

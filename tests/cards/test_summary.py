@@ -57,3 +57,8 @@ def test_spec_18_summary_names_what_to_obtain() -> None:
         summary(missing)
         == "Thiopurine withdrawal cannot be assessed yet; obtain: CRP, platelet count"
     )
+
+
+def test_spec_18_summary_when_nothing_to_order_but_data_missing() -> None:
+    incomplete = replace(BASE, recommendation=Recommendation.INSUFFICIENT_DATA)
+    assert "could not be obtained" in summary(incomplete)

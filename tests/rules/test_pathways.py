@@ -266,3 +266,36 @@ def test_s2_order_entry_shows_only_actionable() -> None:
 def test_s2_unknown_hook_is_an_error() -> None:
     with pytest.raises(ValueError):
         assess(example_1(), SEED, hook="encounter-discharge")
+
+
+# --- data that could not all be obtained (failed or truncated fetch) -------------------------
+
+
+def test_rule_incomplete_data_never_counts_as_met() -> None:
+    (assessment,) = assess(example_1(), SEED, hook=PV, incomplete={"antibodies", "corticosteroid"})
+    assert assessment.recommendation is Recommendation.INSUFFICIENT_DATA
+    unknown = {c.id for c in assessment.criteria if c.status.value == "unknown"}
+    assert unknown == {Criterion.ANTIBODIES, Criterion.REMISSION}
+    assert "Not all antibodies data could be obtained" in assessment.criteria[1].note
+
+
+def test_rule_incomplete_data_keeps_not_met_and_hla_never_unknown() -> None:
+    low = with_lab(example_1(), Analyte.INFLIXIMAB_LEVEL, lab(9, 10, "Observation/t"))
+    (assessment,) = assess(low, SEED, hook=PV, incomplete={"infliximab-level", "hla-dqa1-05"})
+    assert assessment.recommendation is Recommendation.CONTINUE_COMBINATION
+    assert assessment.failing == (Criterion.TROUGH,)
+    hla = assessment.criteria[-1]
+    assert hla.status.value == "met" and "not required" in hla.note
+
+
+def test_s4_incomplete_antibodies_after_stop_means_monitor() -> None:
+    facts = _stopped(150, antibodies=(antibody(NEG, 20),))
+    facts = with_lab(
+        facts,
+        Analyte.INFLIXIMAB_LEVEL,
+        lab(9.0, 20, "Observation/after"),
+        *facts.lab(Analyte.INFLIXIMAB_LEVEL),
+    )
+    assert _codes(facts) == []
+    codes = [a.recommendation for a in assess(facts, SEED, hook=PV, incomplete={"antibodies"})]
+    assert codes == [Recommendation.MONITOR_AFTER_WITHDRAWAL]
