@@ -38,6 +38,13 @@ CRITERION_NAMES: dict[Criterion, str] = {
     Criterion.TROUGH_DROP: "fall in trough since the stop",
 }
 
+# What a failing pathway B check means, for the summary line.
+_AFTER_STOP_FINDINGS = {
+    Criterion.ANTIBODIES_AFTER_STOP: "antibodies positive",
+    Criterion.TROUGH_AFTER_STOP: "low trough",
+    Criterion.TROUGH_DROP: "trough fell",
+}
+
 _OTHER_NEEDS = {
     Need.THERAPY_START_DATES: "therapy start dates",
     Need.REMISSION_ASSESSMENT: "remission assessment",
@@ -83,7 +90,7 @@ _SUMMARIES: dict[Recommendation, Callable[[Assessment], str]] = {
     ),
     Recommendation.REINTRODUCE_IMMUNOMODULATOR: lambda a: _fitting(
         "Consider reintroducing an immunomodulator; since the thiopurine stop: ",
-        _criteria(a),
+        [_AFTER_STOP_FINDINGS[c] for c in a.failing if c in _AFTER_STOP_FINDINGS],
         "warning signs",
     ),
     Recommendation.CONSIDER_COMBINATION: lambda a: (

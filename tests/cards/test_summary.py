@@ -62,3 +62,14 @@ def test_spec_18_summary_names_what_to_obtain() -> None:
 def test_spec_18_summary_when_nothing_to_order_but_data_missing() -> None:
     incomplete = replace(BASE, recommendation=Recommendation.INSUFFICIENT_DATA)
     assert "could not be obtained" in summary(incomplete)
+
+
+def test_spec_18_reintroduce_summary_says_what_happened_since_the_stop() -> None:
+    failing = (Criterion.ANTIBODIES_AFTER_STOP, Criterion.TROUGH_DROP)
+    reintroduce = replace(
+        BASE, recommendation=Recommendation.REINTRODUCE_IMMUNOMODULATOR, failing=failing
+    )
+    assert summary(reintroduce) == (
+        "Consider reintroducing an immunomodulator; since the thiopurine stop: "
+        "antibodies positive, trough fell"
+    )
