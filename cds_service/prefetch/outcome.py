@@ -86,7 +86,11 @@ class KeyOutcome:
             return None
         reason = self.problem.reason
         if self.prefetch_note is not None and not self.obtained:
-            reason = f"{reason} (the EHR's prefetch held {self.prefetch_note})"
+            if self.prefetch is PrefetchState.OPERATION_OUTCOME:
+                note = f"reported an error: {self.prefetch_note}"
+            else:
+                note = f"was {self.prefetch_note}"
+            reason = f"{reason} (the EHR's prefetch {note})"
         if self.source is KeySource.SKIPPED:
             return f"{_capitalised(self.label)} were not queried: {reason}"
         if self.obtained:

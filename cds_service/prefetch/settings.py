@@ -4,7 +4,8 @@ The CDS Hooks client waits for the service synchronously (SPEC-40: about 500 ms)
 service's own work after the data has arrived (mapping, rules, cards) takes a few tens of
 milliseconds, and the request and response cross the network once each. That leaves roughly
 400 ms for the fallback FHIR queries, which run concurrently, so the whole fallback is bounded
-by one deadline rather than by the sum of its requests.
+by one deadline rather than by the sum of its requests (the deadline also covers the reads of
+medications referenced by id, which follow the medication queries).
 
 Why 400 ms and not less: a production FHIR search usually answers in 100 to 300 ms; a tighter
 deadline would turn ordinary latency into "data unknown" cards, which is worse for the

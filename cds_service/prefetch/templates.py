@@ -15,6 +15,7 @@ Choices that are not obvious:
   look like normal data. They are not sorted because `_sort` on medication resources is
   unevenly supported and a 400 there would lose a required key; paging
   (`FetchSettings.max_pages`) bounds the volume instead, and a cut-off is reported.
+  Medications referenced by id are not a template (see `references`).
 - `recentLabs` fetches the latest laboratory results whatever their code, because
   anti-infliximab antibodies often carry a lab's local code (decision-spec §7).
 - No date filters: relative dates need the 3.0 `today()` token; `_sort=-date` with `_count`

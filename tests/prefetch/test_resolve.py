@@ -335,7 +335,16 @@ async def test_spec15_required_key_failing_on_the_server_is_missing(ehr: FhirTes
     assert result.missing_required == ("medicationRequests",)
     assert result.per_key["medicationRequests"].describe() == (
         "Medication orders could not be fetched: HTTP 500 (OperationOutcome: internal error in "
-        "the test server) (the EHR's prefetch held OperationOutcome: query timed out)"
+        "the test server) (the EHR's prefetch reported an error: OperationOutcome: query timed out)"
+    )
+
+
+async def test_unreadable_prefetch_without_fhir_server_is_described() -> None:
+    result = await resolve(None, {"medicationRequests": "123"})
+
+    assert result.per_key["medicationRequests"].describe() == (
+        "Medication orders could not be fetched: no fhirServer in the request "
+        "(the EHR's prefetch was unreadable: not a FHIR resource)"
     )
 
 
