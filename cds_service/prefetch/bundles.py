@@ -69,7 +69,7 @@ def _is_outcome_entry(entry: dict[str, Any]) -> bool:
 
 
 def operation_outcome_reason(value: object) -> str | None:
-    """ "OperationOutcome: <diagnostics>" if `value` is one, else None."""
+    """The text `OperationOutcome: <diagnostics>` if `value` is one, else None."""
     if isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
         return _outcome_text(value)
     return None

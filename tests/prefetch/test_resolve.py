@@ -76,6 +76,13 @@ async def test_spec11_no_prefetch_fetches_every_key_with_the_token(ehr: FhirTest
     assert result.missing_required == () and result.problems() == ()
 
 
+async def test_open_fhir_server_is_queried_without_authorization(ehr: FhirTestServer) -> None:
+    result = await resolve(ehr, None, access_token=None)
+
+    assert result.problems() == ()
+    assert {r.authorization for r in ehr.requests} == {None}
+
+
 async def test_fetches_run_concurrently(ehr: FhirTestServer) -> None:
     ehr.rendezvous = threading.Barrier(len(PREFETCH_TEMPLATES), timeout=2)
 
