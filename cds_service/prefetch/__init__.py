@@ -22,6 +22,7 @@ from cds_service.prefetch.templates import (
     DataTopic,
     PrefetchTemplate,
     discovery_prefetch,
+    with_site_lab_codes,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "new_fhir_client",
     "render_template",
     "resolve_prefetch",
+    "with_site_lab_codes",
 ]

@@ -37,7 +37,7 @@ class KeyRun:
     def add(self, page: Page) -> None:
         self.resources.extend(page.resources)
         self.pages += 1
-        self.next_url = page.next_url
+        self.next_url = None if self.template.first_page_only else page.next_url
 
     def finish(self, source: KeySource | None = None, problem: Problem | None = None) -> None:
         self.source = source or self.source

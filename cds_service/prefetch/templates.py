@@ -16,15 +16,18 @@ Choices that are not obvious:
   unevenly supported and a 400 there would lose a required key; paging
   (`FetchSettings.max_pages`) bounds the volume instead, and a cut-off is reported.
   Medications referenced by id are not a template (see `references`).
-- `recentLabs` fetches the latest laboratory results whatever their code, because
-  anti-infliximab antibodies often carry a lab's local code (decision-spec §7).
+- `recentLabs` fetches the latest 100 laboratory results whatever their code, because
+  anti-infliximab antibodies often carry a lab's local code (decision-spec §7). It is a window
+  by design (no further pages), so an older locally coded result is found only once the site's
+  code is added to `labs` with `with_site_lab_codes`.
 - No date filters: relative dates need the 3.0 `today()` token; `_sort=-date` with `_count`
   keeps the most recent results instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -62,6 +65,8 @@ class PrefetchTemplate:
     required: bool
     label: str
     informs: frozenset[DataTopic]
+    first_page_only: bool = False
+    """A window by design ("the latest 100"): further pages are neither read nor missed."""
 
     @property
     def resource_type(self) -> str:
@@ -81,8 +86,7 @@ def _codes(system: str, *codes: str) -> str:
     return ",".join(f"{system}|{code}" for code in codes)
 
 
-# decision-spec §7. Levels, inflammation and platelets: the history matters (freshness,
-# "stale" results), so the 100 most recent by collection date.
+# decision-spec §7: levels, inflammation, platelets and calprotectin, by LOINC code.
 _LAB_CODES = _codes(
     _LOINC,
     "39803-2",  # infliximab [mass/volume]
@@ -101,6 +105,29 @@ _LAB_CODES = _codes(
 # and NUDT15 genotypes alike. 41048-0 is the TPMT genotype as reported by large US labs.
 _GENETIC_CODES = _codes(_LOINC, "59019-0", "96654-9", "84413-4", "41048-0")
 _USABLE_OBSERVATION = "status=final,amended,corrected"
+
+_LAB_TOPICS = frozenset(
+    {DataTopic.INFLIXIMAB_LEVEL, DataTopic.CRP, DataTopic.PLATELETS, DataTopic.CALPROTECTIN}
+)
+_TOKEN = re.compile(r"[^\s|,&#?{}]+\|[^\s|,&#?{}]+")
+
+
+def _labs(site_codes: tuple[str, ...] = ()) -> PrefetchTemplate:
+    """Results searched by code, their whole history (paged): a site's own antibody codes
+    join the LOINC list here, so that "ever positive" sees every result, not just the
+    window of `recentLabs`."""
+    codes = ",".join((_LAB_CODES, *site_codes))
+    return PrefetchTemplate(
+        key="labs",
+        template=(
+            f"Observation?patient={{{{context.patientId}}}}&code={codes}"
+            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=100"
+        ),
+        required=False,
+        label="laboratory results",
+        informs=_LAB_TOPICS | ({DataTopic.ANTIBODIES} if site_codes else frozenset()),
+    )
+
 
 _ALL_TEMPLATES = (
     PrefetchTemplate(
@@ -147,23 +174,7 @@ _ALL_TEMPLATES = (
         label="medication administrations",
         informs=frozenset({DataTopic.INFLIXIMAB_INFUSIONS}),
     ),
-    PrefetchTemplate(
-        key="labs",
-        template=(
-            f"Observation?patient={{{{context.patientId}}}}&code={_LAB_CODES}"
-            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=100"
-        ),
-        required=False,
-        label="laboratory results",
-        informs=frozenset(
-            {
-                DataTopic.INFLIXIMAB_LEVEL,
-                DataTopic.CRP,
-                DataTopic.PLATELETS,
-                DataTopic.CALPROTECTIN,
-            }
-        ),
-    ),
+    _labs(),
     PrefetchTemplate(
         key="recentLabs",
         template=(
@@ -173,6 +184,7 @@ _ALL_TEMPLATES = (
         required=False,
         label="recent laboratory results",
         informs=frozenset({DataTopic.ANTIBODIES}),
+        first_page_only=True,
     ),
     PrefetchTemplate(
         key="genetics",
@@ -193,6 +205,7 @@ _ALL_TEMPLATES = (
         required=False,
         label="disease activity scores",
         informs=frozenset({DataTopic.ACTIVITY_SCORES, DataTopic.REMISSION}),
+        first_page_only=True,
     ),
 )
 
@@ -200,6 +213,22 @@ PREFETCH_TEMPLATES: Mapping[str, PrefetchTemplate] = MappingProxyType(
     {template.key: template for template in _ALL_TEMPLATES}
 )
 """Every key the service asks for, in a stable order (also the order of the resolved data)."""
+
+
+def with_site_lab_codes(
+    codes: Iterable[str], templates: Mapping[str, PrefetchTemplate] = PREFETCH_TEMPLATES
+) -> Mapping[str, PrefetchTemplate]:
+    """`templates` with a site's laboratory codes (`system|code`, e.g. its local
+    anti-infliximab antibody code) added to the `labs` search.
+
+    Without them, a locally coded antibody result is found only among the latest laboratory
+    results (`recentLabs`), so an old positive result can fall outside that window.
+    """
+    site_codes = tuple(codes)
+    malformed = [code for code in site_codes if not _TOKEN.fullmatch(code)]
+    if malformed:
+        raise ValueError(f"laboratory codes must be 'system|code' tokens: {malformed}")
+    return MappingProxyType({**templates, "labs": _labs(site_codes)})
 
 
 def discovery_prefetch(

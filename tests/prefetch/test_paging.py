@@ -15,8 +15,9 @@ from cds_service.prefetch import (
     KeySource,
     render_template,
     resolve_prefetch,
+    with_site_lab_codes,
 )
-from tests.prefetch.fhir_server import Fault, FhirTestServer
+from tests.prefetch.fhir_server import Fault, FhirTestServer, resource_identities
 from tests.prefetch.records import CONTEXT, TOKEN, observation
 
 pytestmark = pytest.mark.anyio
@@ -139,3 +140,46 @@ async def test_spec14_failing_later_page_keeps_the_earlier_ones(paged: FhirTestS
     assert labs.source is KeySource.FETCHED and labs.resource_count == 4
     assert labs.problem is not None and labs.problem.http_status == 500
     assert labs.problem.reason.startswith("page 3 not read: HTTP 500")
+
+
+async def test_window_keys_read_only_their_first_page(fhir_server: FhirTestServer) -> None:
+    fhir_server.add(*CRP_RESULTS)
+    fhir_server.page_size = 2
+
+    result = await resolve_prefetch(
+        templates={"recentLabs": PREFETCH_TEMPLATES["recentLabs"]},
+        context=CONTEXT,
+        prefetch=None,
+        fhir_server=fhir_server.base_url,
+        access_token=TOKEN,
+        settings=settings(),
+    )
+
+    recent = result.per_key["recentLabs"]
+    assert recent.pages == 1 and recent.resource_count == 2 and recent.problem is None
+    assert len(fhir_server.requests) == 1
+
+
+async def test_site_antibody_code_finds_results_older_than_the_recent_window(
+    fhir_server: FhirTestServer,
+) -> None:
+    local = "http://lab.example.org/codes"
+    old_positive = observation("ab-2023", "IFXAB", system=local, date="2023-05-01")
+    recent = [observation(f"na-{i:03d}", "2951-2", date="2026-10-01") for i in range(100)]
+    fhir_server.add(old_positive, *recent)
+    keys = ("labs", "recentLabs")
+
+    async def found(templates) -> bool:
+        result = await resolve_prefetch(
+            templates={key: templates[key] for key in keys},
+            context=CONTEXT,
+            prefetch=None,
+            fhir_server=fhir_server.base_url,
+            access_token=TOKEN,
+            settings=settings(),
+        )
+        assert result.problems() == ()
+        return ("Observation", "ab-2023") in resource_identities(result.resources)
+
+    assert not await found(PREFETCH_TEMPLATES)  # the limitation, stated
+    assert await found(with_site_lab_codes([f"{local}|IFXAB"]))

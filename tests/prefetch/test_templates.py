@@ -12,6 +12,7 @@ from cds_service.prefetch import (
     Unrenderable,
     discovery_prefetch,
     render_template,
+    with_site_lab_codes,
 )
 from cds_service.prefetch.render import TOKEN
 
@@ -106,3 +107,25 @@ def test_render_rejects_3_0_fhirpath_tokens() -> None:
     template = "Observation?date=gt{{today() - 90 days}}&patient={{context.patientId}}"
     rendered = render_template(template, {"patientId": "1"})
     assert rendered == Unrenderable(("today() - 90 days",))
+
+
+def test_site_lab_codes_join_the_coded_lab_search() -> None:
+    templates = with_site_lab_codes(["http://lab.example.org/codes|IFXAB"])
+
+    labs = templates["labs"]
+    assert labs.template.count("http://lab.example.org/codes|IFXAB") == 1
+    assert "code=http://loinc.org|39803-2," in labs.template
+    assert DataTopic.ANTIBODIES in labs.informs
+    assert list(templates) == list(PREFETCH_TEMPLATES)
+    assert {k: t for k, t in templates.items() if k != "labs"} == {
+        k: t for k, t in PREFETCH_TEMPLATES.items() if k != "labs"
+    }
+    assert discovery_prefetch(templates)["labs"] == labs.template
+
+
+@pytest.mark.parametrize(
+    "code", ["IFXAB", "|IFXAB", "http://lab|", "http://lab|IFX AB", "http://lab|A&_count=1000"]
+)
+def test_site_lab_codes_must_be_plain_tokens(code: str) -> None:
+    with pytest.raises(ValueError, match="system\\|code"):
+        with_site_lab_codes([code])
