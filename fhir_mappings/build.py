@@ -23,6 +23,7 @@ from fhir_mappings.facts import (
     ConditionState,
     DiagnosisClass,
     DraftOrder,
+    Exposure,
     Fact,
     PatientFacts,
     Unusable,
@@ -221,6 +222,18 @@ def _read_draft(
     )
 
 
+def _unknown_stops(found: Iterable[Exposure]) -> Iterator[Unusable]:
+    """A drug that ended on an unknown date: its last recorded use is not a stop date."""
+    for exposure in found:
+        if exposure.intervals and not exposure.active and exposure.stopped_on is None:
+            last = exposure.intervals[-1]
+            yield Unusable(
+                last.references[-1] if last.references else None,
+                f"ended on an unknown date (last recorded use {last.end})",
+                exposure.drug.value,
+            )
+
+
 def _newest_first(facts: Iterable[Fact[Any]]) -> tuple[Fact[Any], ...]:
     return tuple(
         sorted(facts, key=lambda f: (f.effective or _OLDEST, f.issued or _OLDEST), reverse=True)
@@ -256,6 +269,7 @@ class _Collected:
             renewal_gap_days=config.renewal_gap_days,
             administration_window_days=config.administration_window_days,
         )
+        self.unusable.extend(_unknown_stops(drug_exposures.values()))
         return PatientFacts(
             evaluated_on=evaluated_on,
             patient_reference=owner,

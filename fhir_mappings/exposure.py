@@ -26,6 +26,7 @@ class _Span:
     end: date | None  # None: running to the evaluation date
     last_seen: date | None  # the latest date a record confirmed use
     references: tuple[str, ...]
+    end_known: bool = True  # False: ended, but only the last confirmed use is on record
 
 
 def exposures(
@@ -66,13 +67,15 @@ def _exposure(
         ),
     ]
     stops = [(r.end, r.reference) for r in records if r.status == "stopped" and r.end is not None]
-    intervals = _union(_apply_stops(spans, stops))
+    merged = _union(_apply_stops(spans, stops))
+    intervals = tuple(interval for interval, _ in merged)
     active = bool(intervals) and intervals[-1].end is None
+    end_known = bool(merged) and merged[-1][1]
     return Exposure(
         drug=drug,
         intervals=intervals,
         active=active,
-        stopped_on=None if active or not intervals else intervals[-1].end,
+        stopped_on=intervals[-1].end if intervals and not active and end_known else None,
         matched_by_name=tuple(r.reference for r in records if r.drug.matched_by is MatchedBy.NAME),
     )
 
@@ -81,8 +84,10 @@ _KINDS = ("MedicationStatement", "MedicationRequest", "MedicationAdministration"
 
 
 def _statement_span(record: MedicationRecord) -> _Span:
-    end = None if record.running else record.end
-    return _Span(record.start, end, record.confirmed, (record.reference,))
+    if record.running:
+        return _Span(record.start, None, record.confirmed, (record.reference,))
+    end = record.end or record.confirmed
+    return _Span(record.start, end, record.confirmed, (record.reference,), record.end is not None)
 
 
 def _request_courses(records: Sequence[MedicationRecord], gap_days: int) -> list[_Span]:
@@ -105,10 +110,15 @@ def _request_courses(records: Sequence[MedicationRecord], gap_days: int) -> list
 
 
 def _request_course(group: Sequence[MedicationRecord]) -> _Span:
-    latest = group[-1]
-    known_ends = [d for r in group for d in (r.start, r.end) if d is not None]
-    end = None if latest.running else max(known_ends, default=None)
-    return _Span(group[0].start, end, latest.start, tuple(r.reference for r in group))
+    """Earliest to latest renewal; a finished course ends with its validity period if recorded,
+    otherwise on an unknown date after the latest renewal (never guessed as the authoredOn)."""
+    latest, references = group[-1], tuple(r.reference for r in group)
+    if latest.running:
+        return _Span(group[0].start, None, latest.start, references)
+    validity_end = max((r.end for r in group if r.end is not None), default=None)
+    if validity_end is not None and latest.start is not None and validity_end >= latest.start:
+        return _Span(group[0].start, validity_end, latest.start, references)
+    return _Span(group[0].start, latest.start, latest.start, references, end_known=False)
 
 
 def _administration_spans(
@@ -154,17 +164,23 @@ def _apply_stops(spans: Sequence[_Span], stops: Sequence[tuple[date, str]]) -> l
     return result
 
 
-def _union(spans: Sequence[_Span]) -> tuple[Interval, ...]:
-    merged: list[Interval] = []
+def _union(spans: Sequence[_Span]) -> list[tuple[Interval, bool]]:
+    """Merged intervals, oldest first, each with whether its end date is known."""
+    merged: list[tuple[Interval, bool]] = []
     for span in sorted(spans, key=lambda s: (s.start or date.min, s.references)):
-        if merged and _touches(merged[-1], span.start):
-            last = merged[-1]
-            end = None if last.end is None or span.end is None else max(last.end, span.end)
+        if merged and _touches(merged[-1][0], span.start):
+            last, last_known = merged[-1]
             refs = tuple(dict.fromkeys((*last.references, *span.references)))
-            merged[-1] = Interval(last.start, end, refs)
+            if last.end is None or span.end is None:
+                merged[-1] = (Interval(last.start, None, refs), True)
+            elif span.end > last.end:
+                merged[-1] = (Interval(last.start, span.end, refs), span.end_known)
+            else:
+                known = last_known or (span.end == last.end and span.end_known)
+                merged[-1] = (Interval(last.start, last.end, refs), known)
         else:
-            merged.append(Interval(span.start, span.end, span.references))
-    return tuple(merged)
+            merged.append((Interval(span.start, span.end, span.references), span.end_known))
+    return merged
 
 
 def _touches(interval: Interval, start: date | None) -> bool:

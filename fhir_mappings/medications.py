@@ -49,9 +49,10 @@ class Drug:
 class MedicationRecord:
     """One dated medication record. `kind` is the resource type; `date` anchors renewals.
 
-    `start`/`end` are as recorded (None: not recorded); `running` says the record itself claims
-    ongoing use (an active statement or request, or an infusion - judged later by its date);
-    `confirmed` is the latest date the record attests use (dateAsserted, authoredOn, infusion).
+    `start`/`end` are as recorded (None: not recorded; an ended record without `end` stopped on
+    an unknown date); `running` says the record itself claims ongoing use (an active statement
+    or request, or an infusion - judged later by its date); `confirmed` is the latest date the
+    record attests use (its end, dateAsserted, authoredOn, the infusion date).
     """
 
     drug: Drug
@@ -146,10 +147,12 @@ def _statement(resource: JSON, status: str) -> _Read:
         return start, None, True, max(filter(None, (start, asserted)), default=None)
     if status not in _STATEMENT_ENDED:
         return f"status {status or 'missing'!r}: cannot tell whether it is taken"
-    end = end or start or asserted
-    if end is None:
+    if "effectivePeriod" not in resource:
+        end = start  # a single effectiveDateTime: taken on that day
+    confirmed = end or max(filter(None, (start, asserted)), default=None)
+    if confirmed is None:
         return f"{status} with no dates: taken at some time, when is unknown"
-    return start, end, False, end
+    return start, end, False, confirmed
 
 
 def _request(resource: JSON, status: str) -> _Read:

@@ -250,13 +250,40 @@ def test_s7_completed_course_ends_at_its_latest_known_date() -> None:
     assert (thiopurine.active, thiopurine.stopped_on) == (False, ago(120))
 
 
-def test_s7_stopped_request_ends_the_chain() -> None:
+def test_s7_stopped_request_ends_the_chain_on_an_unknown_date() -> None:
     chain = [
         request("r1", AZATHIOPRINE, 600, "completed"),
         request("r2", AZATHIOPRINE, 300, "stopped"),
+        request("r3", AZATHIOPRINE, 200, "completed"),
     ]
-    thiopurine = exposure(facts(*chain), DrugClass.THIOPURINE)
-    assert (thiopurine.active, thiopurine.stopped_on) == (False, ago(300))
+    result = facts(*chain)
+    thiopurine = exposure(result, DrugClass.THIOPURINE)
+    assert [(i.start, i.end) for i in thiopurine.intervals] == [
+        (ago(600), ago(300)),
+        (ago(200), ago(200)),
+    ]
+    assert (thiopurine.active, thiopurine.stopped_on) == (False, None)
+    [problem] = result.unusable
+    assert (problem.reference, problem.topic) == ("MedicationRequest/r3", "thiopurine")
+    assert problem.reason == f"ended on an unknown date (last recorded use {ago(200)})"
+
+
+def test_s7_stopped_request_with_validity_end_gives_stopped_on() -> None:
+    validity = {"validityPeriod": {"start": day(300), "end": day(100)}}
+    stopped = request("r1", AZATHIOPRINE, 300, "stopped", dispenseRequest=validity)
+    thiopurine = exposure(facts(stopped), DrugClass.THIOPURINE)
+    assert (thiopurine.active, thiopurine.stopped_on) == (False, ago(100))
+
+
+def test_s7_completed_statement_without_end_has_no_stop_date() -> None:
+    record = statement(
+        "s1", AZATHIOPRINE, "completed", effectivePeriod={"start": day(900)}, dateAsserted=day(400)
+    )
+    result = facts(record)
+    thiopurine = exposure(result, DrugClass.THIOPURINE)
+    assert thiopurine.intervals == (Interval(ago(900), ago(400), ("MedicationStatement/s1",)),)
+    assert thiopurine.stopped_on is None
+    assert result.unusable[0].topic == "thiopurine"
 
 
 @pytest.mark.parametrize("status", ["draft", "cancelled", "entered-in-error"])

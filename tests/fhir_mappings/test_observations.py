@@ -362,6 +362,13 @@ def test_s7_genotype_panel_for_another_gene_is_not_hla() -> None:
     assert facts(obs).hla_dqa1_05_carrier == ()
 
 
+def test_s7_hla_dqa1_05_test_reported_qualitatively() -> None:
+    code = {"text": "HLA-DQA1*05 carrier status"}
+    obs = observation("h1", code, valueCodeableConcept=concept(SNOMED, "260373001", "Detected"))
+    [fact] = facts(obs).hla_dqa1_05_carrier
+    assert (fact.value, fact.matched_by, fact.display) == (True, MatchedBy.NAME, "Detected")
+
+
 def test_s7_hla_result_without_alleles_is_unusable() -> None:
     result = facts(observation("h1", concept(LOINC, "59019-0"), valueString="see report"))
     assert result.hla_dqa1_05_carrier == ()
@@ -390,7 +397,7 @@ def test_s5_tpmt_and_nudt15_results_recognised_by_name(
 def test_s5_tpmt_genotype_panel_by_gene_code() -> None:
     tpmt = {
         **GENE,
-        "valueCodeableConcept": concept("http://www.genenames.org/geneId", "HGNC:12014"),
+        "valueCodeableConcept": concept("http://www.genenames.org/geneId", "HGNC:12014", "TPMT"),
     }
     obs = observation("t1", concept(LOINC, "84413-4"), valueString="TPMT*1/*3A", component=[tpmt])
     [fact] = facts(obs).thiopurine_metabolism
