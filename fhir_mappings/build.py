@@ -7,7 +7,7 @@ JSON input: an unexpected failure inside one reader is itself reported as that e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -77,19 +77,28 @@ def build_facts(
     """
     config = config or _DEFAULT_CONFIG
     collected = _Collected()
-    entries = list(_flatten(resources, collected))
-    drafts = list(_flatten(draft_orders, collected))
+    entries = list(_flatten(_as_list(resources, collected), collected))
+    drafts = list(_flatten(_as_list(draft_orders, collected), collected))
     media = _medication_index([*entries, *drafts])
     patient = next((e for e in entries if e.resource.get("resourceType") == "Patient"), None)
     owner = patient.reference if patient else None
+    chosen = {
+        relative_reference(s) or s for s in _as_list(selections, collected) if isinstance(s, str)
+    }
+
+    def read_entry(entry: _Entry) -> None:
+        _read(entry, collected, config, media, patient)
+
+    def read_draft(entry: _Entry) -> None:
+        _read_draft(entry, collected, config, media, chosen)
+
     for entry in entries:
         if problem := _foreign(entry, owner):
             collected.unusable.append(problem)
-            continue
-        _guarded(entry, collected, lambda e=entry: _read(e, collected, config, media, patient))
-    chosen = {relative_reference(s) or s for s in selections if isinstance(s, str)}
+        else:
+            _guarded(entry, collected, read_entry)
     for entry in drafts:
-        _guarded(entry, collected, lambda e=entry: _read_draft(e, collected, config, media, chosen))
+        _guarded(entry, collected, read_draft)
     return collected.facts(evaluated_on, owner, config)
 
 
@@ -101,9 +110,19 @@ def warm_up(config: MappingConfig | None = None) -> None:
         factor(unit, unit + "{warm}")
 
 
-def _guarded(entry: _Entry, collected: _Collected, read: Any) -> None:
+def _as_list(items: object, collected: _Collected) -> Iterable[Any]:
+    """A lone Bundle or selection passed where a list was expected is read as a list of one."""
+    if isinstance(items, Mapping | str):
+        return [items]
+    if isinstance(items, Iterable):
+        return items
+    collected.unusable.append(Unusable(None, f"expected a list, got {type(items).__name__}"))
+    return ()
+
+
+def _guarded(entry: _Entry, collected: _Collected, read: Callable[[_Entry], None]) -> None:
     try:
-        read()
+        read(entry)
     except Exception as exc:  # a reader bug must cost one entry, never the request
         kind = entry.resource.get("resourceType")
         collected.unusable.append(
@@ -113,12 +132,7 @@ def _guarded(entry: _Entry, collected: _Collected, read: Any) -> None:
 
 def _flatten(items: Iterable[Any], collected: _Collected, depth: int = 0) -> Iterator[_Entry]:
     """Resources, Bundles (any type, nested) and bare Bundle entries; OperationOutcomes noted."""
-    try:
-        iterator = iter(items)
-    except TypeError:
-        collected.unusable.append(Unusable(None, "resources are not a list of JSON objects"))
-        return
-    for index, item in enumerate(iterator):
+    for index, item in enumerate(items):
         resource = mapping(item)
         if resource is None:
             collected.unusable.append(Unusable(None, f"entry {index} is not a JSON object"))
@@ -127,7 +141,9 @@ def _flatten(items: Iterable[Any], collected: _Collected, depth: int = 0) -> Ite
         if "resourceType" not in resource and "resource" in resource:
             resource = mapping(resource.get("resource")) or {}
         kind = text(resource.get("resourceType"))
-        if kind == "Bundle" and depth < _MAX_BUNDLE_DEPTH:
+        if kind == "Bundle" and depth >= _MAX_BUNDLE_DEPTH:
+            collected.unusable.append(Unusable(reference_of(resource), "Bundle nested too deeply"))
+        elif kind == "Bundle":
             yield from _flatten(list(mappings(resource.get("entry"))), collected, depth + 1)
         elif kind == "OperationOutcome":
             collected.unusable.append(_outcome(resource))

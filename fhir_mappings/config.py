@@ -30,11 +30,13 @@ class MappingConfig(BaseModel):
 
     @classmethod
     def from_toml(cls, path: Path | str) -> MappingConfig:
-        """Settings from the file's `[mapping]` table; its code lists are merged too."""
-        with Path(path).open("rb") as handle:
+        """Settings from the file's `[mapping]` table; its code lists are merged too, as are
+        the files its `code_lists` names (relative to the file itself)."""
+        source = Path(path)
+        with source.open("rb") as handle:
             settings = tomllib.load(handle).get("mapping", {})
-        extra = tuple(Path(p) for p in settings.pop("code_lists", ()))
-        return cls(**settings, code_lists=(Path(path), *extra))
+        extra = tuple(source.parent / p for p in settings.pop("code_lists", ()))
+        return cls(**settings, code_lists=(source, *extra))
 
     @cached_property
     def terminology(self) -> Terminology:

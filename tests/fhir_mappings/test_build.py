@@ -192,3 +192,50 @@ def test_warm_up_loads_the_ucum_registry_and_code_lists() -> None:
     factor.cache_clear()
     warm_up()
     assert factor.cache_info().currsize >= 3
+
+
+def test_a_lone_bundle_or_selection_is_read_as_a_list_of_one() -> None:
+    drafts = bundle(draft("d1", rx("1256")), kind=None)
+    result = build_facts(
+        bundle(patient(), lab("o1", "1988-5", 2, "mg/L")),  # type: ignore[arg-type]
+        evaluated_on=TODAY,
+        draft_orders=drafts,  # type: ignore[arg-type]
+        selections="MedicationRequest/d1",
+    )
+    assert result.lab(Analyte.CRP) and result.draft_orders[0].selected
+    assert result.unusable == ()
+
+
+@pytest.mark.parametrize("junk", [None, 3, 2.5])
+def test_non_list_resources_are_reported_not_raised(junk: Any) -> None:
+    [problem] = build_facts(junk, evaluated_on=TODAY).unusable
+    assert problem.reason == f"expected a list, got {type(junk).__name__}"
+
+
+def test_bundles_nested_too_deeply_are_reported() -> None:
+    nested: dict[str, Any] = bundle(lab("o1", "1988-5", 2, "mg/L"))
+    for _ in range(5):
+        nested = bundle_of(nested)
+    result = build_facts([nested], evaluated_on=TODAY)
+    assert result.lab(Analyte.CRP) == ()
+    assert [u.reason for u in result.unusable] == ["Bundle nested too deeply"]
+
+
+def bundle_of(inner: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": inner}]}
+
+
+def test_site_config_names_further_code_list_files_relative_to_itself(tmp_path: Path) -> None:
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "lab.toml").write_text(
+        '[systems]\nlab = "http://lab.example.org/codes"\n'
+        '[lists.platelets]\nsource = "St Example lab catalogue"\ncodes.lab = ["PLT"]\n'
+    )
+    (tmp_path / "site.toml").write_text('[mapping]\ncode_lists = ["lists/lab.toml"]\n')
+    config = MappingConfig.from_toml(tmp_path / "site.toml")
+    platelets = observation(
+        "o1",
+        {"coding": [{"system": LOCAL, "code": "PLT"}]},
+        valueQuantity={"value": 250, "system": "http://unitsofmeasure.org", "code": "10*9/L"},
+    )
+    assert build_facts([platelets], evaluated_on=TODAY, config=config).lab(Analyte.PLATELETS)
