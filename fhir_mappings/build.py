@@ -201,7 +201,9 @@ def _read(
         found = read_condition(resource, reference, terminology)
         if found is not None:
             collected.diagnoses.append(found.diagnosis)
-            if found.state is not None:
+            if isinstance(found.state, Unusable):
+                collected.unusable.append(found.state)
+            elif found.state is not None:
                 collected.states.append(found.state)
     elif kind == "Patient" and entry is patient:
         collected.birth_date, collected.sex, problem = read_patient(resource, reference)

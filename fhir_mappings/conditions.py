@@ -39,7 +39,7 @@ _ADMINISTRATIVE_GENDER = frozenset({"male", "female", "other", "unknown"})
 @dataclass(frozen=True, slots=True)
 class ConditionFacts:
     diagnosis: Fact[DiagnosisClass]
-    state: Fact[ConditionState] | None  # IBD only: the remission criterion is about IBD
+    state: Fact[ConditionState] | Unusable | None  # IBD only: remission is about IBD
 
 
 def read_condition(
@@ -66,7 +66,8 @@ def read_condition(
 
 def _state(
     resource: JSON, reference: str, diagnosis: DiagnosisClass
-) -> Fact[ConditionState] | None:
+) -> Fact[ConditionState] | Unusable | None:
+    """Disease state; an undated remission is unusable, since §3 needs how long it has lasted."""
     if diagnosis not in _IBD:
         return None
     statuses = [_STATES[c] for c in concept_codes(resource.get("clinicalStatus")) if c in _STATES]
@@ -75,6 +76,9 @@ def _state(
     state = statuses[0]
     if state is ConditionState.REMISSION:
         effective = parse_datetime(period_start(resource, "abatement"))
+        if effective is None:
+            reason = "in remission, but no full date it began (abatementDateTime)"
+            return Unusable(reference, reason, "remission")
     else:
         effective = parse_datetime(period_start(resource, "onset")) or parse_datetime(
             resource.get("recordedDate")

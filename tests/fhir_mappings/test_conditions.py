@@ -120,3 +120,14 @@ def test_s6_missing_birth_date_is_simply_absent() -> None:
     del record["birthDate"]
     result = build_facts([record], evaluated_on=TODAY)
     assert (result.birth_date, result.unusable) == (None, ())
+
+
+@pytest.mark.parametrize(
+    "abatement", [{}, {"abatementString": "spring 2024"}, {"abatementDateTime": "2024"}]
+)
+def test_s3_remission_without_a_full_abatement_date_is_unusable(abatement: dict[str, Any]) -> None:
+    result = facts(condition("c1", CROHNS, "remission", **abatement))
+    assert result.condition_states == ()
+    [problem] = result.unusable
+    assert (problem.reference, problem.topic) == ("Condition/c1", "remission")
+    assert [d.value for d in result.diagnoses] == [DiagnosisClass.CROHNS_DISEASE]
