@@ -6,13 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cds_service import api, error_handlers, openapi
 from cds_service.feedback import FeedbackStore
+from cds_service.prefetch import new_fhir_client
 from cds_service.registry import ServiceRegistry
+from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service")
@@ -31,7 +32,7 @@ def create_app(
     settings: Settings | None = None, registry: ServiceRegistry | None = None
 ) -> FastAPI:
     settings = settings or Settings()
-    registry = registry if registry is not None else ServiceRegistry()
+    registry = registry if registry is not None else clinical_registry(settings)
     feedback_store = FeedbackStore(settings.feedback_database)
 
     @asynccontextmanager
@@ -39,7 +40,7 @@ def create_app(
         if not settings.dev:
             raise ProductionModeUnavailable(PRODUCTION_REFUSAL)
         feedback_store.initialise()
-        async with httpx.AsyncClient() as client:
+        async with new_fhir_client() as client:
             app.state.http = client
             yield
 

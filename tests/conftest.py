@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from cds_service.app import create_app
 from cds_service.protocol import CdsResponse, ServiceDescriptor
 from cds_service.protocol.conformance import check_discovery, check_response
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
+from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -72,6 +74,19 @@ def echo_service(service_id: str, hook: str) -> RegisteredService:
 def _isolated_feedback_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every app a test builds stores feedback under the test's own temporary directory."""
     monkeypatch.setenv("AZA_FEEDBACK_DATABASE", str(tmp_path / "feedback.sqlite3"))
+
+
+TODAY = date.today()
+
+
+@pytest.fixture(scope="module")
+def clinical(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClient]:
+    """The real app with the clinical services, evaluating on TODAY (the fixtures' date)."""
+    database = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
+    settings = Settings(dev=True, feedback_database=database)
+    registry = clinical_registry(settings, today=lambda: TODAY)
+    with ConformantClient(create_app(settings, registry)) as test_client:
+        yield test_client
 
 
 @pytest.fixture

@@ -1,0 +1,145 @@
+"""The three hook services: one pipeline, three entry points (decision-spec §2).
+
+request -> prefetch (present / null / missing -> FHIR fetch) -> fhir_mappings -> rules -> cards.
+Each step is a function of the previous one's output; this module only chains them and turns
+"required data unobtainable" into HTTP 412 (SPEC-15).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cds_service.cards import CardContext, render_cards
+from cds_service.completeness import incomplete_topics
+from cds_service.prefetch import FetchSettings, discovery_prefetch, resolve_prefetch
+from cds_service.protocol import CdsResponse, PreconditionFailed, ServiceDescriptor
+from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
+from cds_service.rules import Policy, advise, load_policy
+from cds_service.settings import Settings
+from fhir_mappings import MappingConfig, build_facts
+
+Clock = Callable[[], date]
+
+_USAGE = (
+    "Reads the patient's infliximab, thiopurine, corticosteroid and other medication records, "
+    "IBD and rheumatoid arthritis diagnoses, laboratory results (infliximab level, "
+    "anti-infliximab antibodies, CRP, platelets), HLA-DQA1 and TPMT/NUDT15 results. Works from "
+    "prefetch or, when a key is missing, by querying fhirServer with the access token (scopes: "
+    "patient/*.read for Patient, Condition, Observation, MedicationStatement, "
+    "MedicationRequest, MedicationAdministration, Medication). Answers 412 when no medication "
+    "data can be obtained."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    id: str
+    hook: str
+    title: str
+    description: str
+
+
+SERVICES = (
+    _Service(
+        "aza-withdrawal-patient-view",
+        "patient-view",
+        "Azathioprine withdrawal on infliximab: assessment",
+        "For adults on infliximab plus azathioprine or mercaptopurine: whether the thiopurine "
+        "can be withdrawn (trough level, antibodies, duration, CRP, platelets, remission), and "
+        "monitoring after a withdrawal.",
+    ),
+    _Service(
+        "aza-withdrawal-order-select",
+        "order-select",
+        "Azathioprine withdrawal on infliximab: order advice",
+        "When an infliximab or thiopurine order is selected: withdrawal candidates, data to "
+        "obtain before renewing a thiopurine, combination at infliximab start (SONIC), TPMT "
+        "check before a thiopurine start.",
+    ),
+    _Service(
+        "aza-withdrawal-order-sign",
+        "order-sign",
+        "Azathioprine withdrawal on infliximab: order check at signing",
+        "When infliximab or thiopurine orders are signed: the same advice as at selection, for "
+        "EHRs that call only at signing.",
+    ),
+)
+
+
+def clinical_registry(settings: Settings, *, today: Clock | None = None) -> ServiceRegistry:
+    """The registry of the three services, sharing one policy, mapping config and clock."""
+    pipeline = _Pipeline(
+        policy=load_policy(settings.policy),
+        mapping=settings.mapping_config(),
+        fetch=settings.fetch_settings(),
+        today=today or partial(_today, ZoneInfo(settings.timezone)),
+        cards=CardContext(source_url=settings.source_url),
+    )
+    prefetch = discovery_prefetch()
+    return ServiceRegistry(
+        RegisteredService(
+            ServiceDescriptor(
+                id=service.id,
+                hook=service.hook,
+                title=service.title,
+                description=service.description,
+                prefetch=prefetch,
+                usageRequirements=_USAGE,
+            ),
+            pipeline.handle,
+        )
+        for service in SERVICES
+    )
+
+
+def _today(zone: ZoneInfo) -> date:
+    return datetime.now(zone).date()
+
+
+@dataclass(frozen=True, slots=True)
+class _Pipeline:
+    policy: Policy
+    mapping: MappingConfig
+    fetch: FetchSettings
+    today: Clock
+    cards: CardContext
+
+    async def handle(self, call: HookCall) -> CdsResponse:
+        request, context = call.request, call.context
+        data = await resolve_prefetch(
+            context=request.context,
+            prefetch=request.prefetch,
+            fhir_server=request.fhirServer,
+            access_token=request.access_token,
+            client=call.http,
+            settings=self.fetch,
+            hook_instance=request.hookInstance,
+        )
+        if data.missing_required:
+            raise PreconditionFailed.missing(data.missing_required, data.problem_descriptions())
+        facts = build_facts(
+            data.resources,
+            evaluated_on=self.today(),
+            draft_orders=_draft_orders(request.context),
+            selections=request.context.get("selections") or (),
+            config=self.mapping,
+        )
+        incomplete = incomplete_topics(data)
+        assessments = advise(facts, self.policy, hook=request.hook, incomplete=incomplete)
+        cards = render_cards(
+            assessments,
+            self.cards,
+            patient_id=context.patientId,
+            data_problems=data.problem_descriptions(),
+        )
+        return CdsResponse(cards=cards)
+
+
+def _draft_orders(context: dict[str, Any]) -> list[dict[str, Any]]:
+    bundle = context.get("draftOrders") or {}
+    return [entry["resource"] for entry in bundle.get("entry", []) if "resource" in entry]
