@@ -8,34 +8,16 @@ JSON input: an unexpected failure inside one reader is itself reported as that e
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from types import MappingProxyType
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from fhir_mappings.collect import Collected
 from fhir_mappings.conditions import read_condition, read_patient
 from fhir_mappings.config import MappingConfig
-from fhir_mappings.exposure import combination, exposures
-from fhir_mappings.facts import (
-    NORMALISED_UNITS,
-    ActivityScore,
-    Analyte,
-    ConditionState,
-    DiagnosisClass,
-    DraftOrder,
-    Exposure,
-    Fact,
-    PatientFacts,
-    Unusable,
-)
-from fhir_mappings.medications import MedicationRecord, identify, read_medication
-from fhir_mappings.observations import (
-    ANTIBODIES,
-    HLA_DQA1,
-    THIOPURINE_METABOLISM,
-    ObservationFact,
-    read_observation,
-)
+from fhir_mappings.facts import NORMALISED_UNITS, DraftOrder, PatientFacts, Unusable
+from fhir_mappings.medications import identify, read_medication
+from fhir_mappings.observations import read_observation
 from fhir_mappings.read import (
     JSON,
     mapping,
@@ -51,7 +33,6 @@ _MEDICATION_TYPES = frozenset(
     {"MedicationStatement", "MedicationRequest", "MedicationAdministration"}
 )
 _MAX_BUNDLE_DEPTH = 4
-_OLDEST = datetime.min.replace(tzinfo=UTC)
 _DEFAULT_CONFIG = MappingConfig()
 
 
@@ -76,7 +57,7 @@ def build_facts(
     `selections` the order-select selections ("MedicationRequest/id").
     """
     config = config or _DEFAULT_CONFIG
-    collected = _Collected()
+    collected = Collected()
     entries = list(_flatten(_as_list(resources, collected), collected))
     drafts = list(_flatten(_as_list(draft_orders, collected), collected))
     media = _medication_index([*entries, *drafts])
@@ -110,7 +91,7 @@ def warm_up(config: MappingConfig | None = None) -> None:
         factor(unit, unit + "{warm}")
 
 
-def _as_list(items: object, collected: _Collected) -> Iterable[Any]:
+def _as_list(items: object, collected: Collected) -> Iterable[Any]:
     """A lone Bundle or selection passed where a list was expected is read as a list of one."""
     if isinstance(items, Mapping | str):
         return [items]
@@ -120,7 +101,7 @@ def _as_list(items: object, collected: _Collected) -> Iterable[Any]:
     return ()
 
 
-def _guarded(entry: _Entry, collected: _Collected, read: Callable[[_Entry], None]) -> None:
+def _guarded(entry: _Entry, collected: Collected, read: Callable[[_Entry], None]) -> None:
     try:
         read(entry)
     except Exception as exc:  # a reader bug must cost one entry, never the request
@@ -130,7 +111,7 @@ def _guarded(entry: _Entry, collected: _Collected, read: Callable[[_Entry], None
         )
 
 
-def _flatten(items: Iterable[Any], collected: _Collected, depth: int = 0) -> Iterator[_Entry]:
+def _flatten(items: Iterable[Any], collected: Collected, depth: int = 0) -> Iterator[_Entry]:
     """Resources, Bundles (any type, nested) and bare Bundle entries; OperationOutcomes noted."""
     for index, item in enumerate(items):
         resource = mapping(item)
@@ -185,7 +166,7 @@ def _foreign(entry: _Entry, owner: str | None) -> Unusable | None:
 
 def _read(
     entry: _Entry,
-    collected: _Collected,
+    collected: Collected,
     config: MappingConfig,
     media: Mapping[str, JSON],
     patient: _Entry | None,
@@ -212,7 +193,7 @@ def _read(
 
 def _read_draft(
     entry: _Entry,
-    collected: _Collected,
+    collected: Collected,
     config: MappingConfig,
     media: Mapping[str, JSON],
     chosen: set[str],
@@ -238,72 +219,3 @@ def _read_draft(
             matched_by=drug.matched_by,
         )
     )
-
-
-def _unknown_stops(found: Iterable[Exposure]) -> Iterator[Unusable]:
-    """A drug that ended on an unknown date: its last recorded use is not a stop date."""
-    for exposure in found:
-        if exposure.intervals and not exposure.active and exposure.stopped_on is None:
-            last = exposure.intervals[-1]
-            yield Unusable(
-                last.references[-1] if last.references else None,
-                f"ended on an unknown date (last recorded use {last.end})",
-                exposure.drug.value,
-            )
-
-
-def _newest_first(facts: Iterable[Fact[Any]]) -> tuple[Fact[Any], ...]:
-    return tuple(
-        sorted(facts, key=lambda f: (f.effective or _OLDEST, f.issued or _OLDEST), reverse=True)
-    )
-
-
-@dataclass
-class _Collected:
-    """What the readers found, before it is frozen into PatientFacts."""
-
-    unusable: list[Unusable] = field(default_factory=list)
-    observations: dict[str, list[Fact[Any]]] = field(default_factory=dict)
-    medications: list[MedicationRecord] = field(default_factory=list)
-    diagnoses: list[Fact[DiagnosisClass]] = field(default_factory=list)
-    states: list[Fact[ConditionState]] = field(default_factory=list)
-    drafts: list[DraftOrder] = field(default_factory=list)
-    birth_date: Fact[date] | None = None
-    sex: Fact[str] | None = None
-
-    def add(self, found: ObservationFact | MedicationRecord | Unusable | None) -> None:
-        if isinstance(found, Unusable):
-            self.unusable.append(found)
-        elif isinstance(found, ObservationFact):
-            self.observations.setdefault(found.topic, []).append(found.fact)
-        elif isinstance(found, MedicationRecord):
-            self.medications.append(found)
-
-    def facts(self, evaluated_on: date, owner: str | None, config: MappingConfig) -> PatientFacts:
-        found = {topic: _newest_first(facts) for topic, facts in self.observations.items()}
-        drug_exposures = exposures(
-            self.medications,
-            evaluated_on=evaluated_on,
-            renewal_gap_days=config.renewal_gap_days,
-            administration_window_days=config.administration_window_days,
-        )
-        self.unusable.extend(_unknown_stops(drug_exposures.values()))
-        return PatientFacts(
-            evaluated_on=evaluated_on,
-            patient_reference=owner,
-            birth_date=self.birth_date,
-            sex=self.sex,
-            diagnoses=_newest_first(self.diagnoses),
-            labs=MappingProxyType({a: found[a.value] for a in Analyte if a.value in found}),
-            antibodies=found.get(ANTIBODIES, ()),
-            exposures=MappingProxyType(drug_exposures),
-            combination=combination(drug_exposures, evaluated_on),
-            condition_states=_newest_first(self.states),
-            activity_scores=MappingProxyType(
-                {s: found[s.value] for s in ActivityScore if s.value in found}
-            ),
-            hla_dqa1_05_carrier=found.get(HLA_DQA1, ()),
-            thiopurine_metabolism=found.get(THIOPURINE_METABOLISM, ()),
-            draft_orders=tuple(self.drafts),
-            unusable=tuple(self.unusable),
-        )

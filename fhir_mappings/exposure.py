@@ -10,14 +10,12 @@ unknown, so an overlap is never longer than the record proves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 
 from fhir_mappings.facts import DrugClass, Exposure, Interval, MatchedBy
 from fhir_mappings.medications import MedicationRecord
-
-_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,35 +27,16 @@ class _Span:
     end_known: bool = True  # False: ended, but only the last confirmed use is on record
 
 
-def exposures(
-    records: Iterable[MedicationRecord],
+def exposure_of(
+    drug: DrugClass,
+    records: Sequence[MedicationRecord],
     *,
     evaluated_on: date,
     renewal_gap_days: int,
     administration_window_days: int,
-) -> dict[DrugClass, Exposure]:
-    by_drug: dict[DrugClass, list[MedicationRecord]] = {}
-    for record in records:
-        by_drug.setdefault(record.drug.drug, []).append(record)
-    return {
-        drug: _exposure(
-            drug,
-            found,
-            evaluated_on,
-            renewal_gap_days,
-            administration_window_days if drug is DrugClass.INFLIXIMAB else None,
-        )
-        for drug, found in by_drug.items()
-    }
-
-
-def _exposure(
-    drug: DrugClass,
-    records: Sequence[MedicationRecord],
-    evaluated_on: date,
-    renewal_gap_days: int,
-    infusion_window_days: int | None,
 ) -> Exposure:
+    """All of one drug's records joined into its exposure (records of other drugs: a bug)."""
+    infusion_window_days = administration_window_days if drug is DrugClass.INFLIXIMAB else None
     of_kind = {kind: [r for r in records if r.kind == kind] for kind in _KINDS}
     spans = [
         *map(_statement_span, of_kind["MedicationStatement"]),
@@ -184,7 +163,8 @@ def _union(spans: Sequence[_Span]) -> list[tuple[Interval, bool]]:
 
 
 def _touches(interval: Interval, start: date | None) -> bool:
-    return interval.end is None or start is None or start <= interval.end + _ONE_DAY
+    """Overlapping or on consecutive days (subtracting: date.max + 1 day would overflow)."""
+    return interval.end is None or start is None or (start - interval.end).days <= 1
 
 
 def combination(exposures: Mapping[DrugClass, Exposure], evaluated_on: date) -> Interval | None:

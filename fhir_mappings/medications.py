@@ -147,6 +147,8 @@ def _statement(resource: JSON, status: str) -> _Read:
         return start, None, True, max(filter(None, (start, asserted)), default=None)
     if status not in _STATEMENT_ENDED:
         return f"status {status or 'missing'!r}: cannot tell whether it is taken"
+    if start and end and end < start:
+        return f"effectivePeriod ends ({end}) before it starts ({start})"
     if "effectivePeriod" not in resource:
         end = start  # a single effectiveDateTime: taken on that day
     confirmed = end or max(filter(None, (start, asserted)), default=None)

@@ -380,3 +380,31 @@ def test_s3_combination_counts_only_the_current_segment() -> None:
     )
     assert result.combination is not None
     assert result.combination.start == ago(300)
+
+
+def test_s7_statement_period_ending_before_it_starts_is_unusable() -> None:
+    record = statement(
+        "s1", AZATHIOPRINE, "completed", effectivePeriod={"start": day(10), "end": day(20)}
+    )
+    result = facts(record)
+    assert result.exposures == {}
+    assert result.unusable[0].topic == "thiopurine"
+
+
+def test_s7_extreme_dates_do_not_overflow() -> None:
+    records = [
+        statement(
+            "s1",
+            AZATHIOPRINE,
+            "completed",
+            effectivePeriod={"start": "9999-12-30", "end": "9999-12-31"},
+        ),
+        statement(
+            "s2",
+            AZATHIOPRINE,
+            "completed",
+            effectivePeriod={"start": "9999-12-31", "end": "9999-12-31"},
+        ),
+        request("r1", AZATHIOPRINE, 0, authoredOn="0001-01-01"),
+    ]
+    assert exposure(facts(*records), DrugClass.THIOPURINE).active

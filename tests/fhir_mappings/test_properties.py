@@ -23,7 +23,16 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.sampled_from(["", "final", "2026-01-01", "2026-01-01T10:00:00", "Patient/p1", "#m", "<"]),
-    st.sampled_from([10**400, 1e308, "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"]),
+    st.sampled_from(
+        [
+            10**400,
+            1e308,
+            "9999-12-31",
+            "0001-01-01",
+            "9999-12-31T23:59:59-14:00",
+            "0001-01-01T00:00:00+14:00",
+        ]
+    ),
 )
 json_values = st.recursive(
     scalars,
