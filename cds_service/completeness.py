@@ -9,6 +9,8 @@ never met (decision-spec §3: unknown is never treated as met).
   still holds the latest results, so only the topics judged on the whole history are
   incomplete: antibodies ("any positive result ever"), HLA-DQA1*05 and TPMT/NUDT15 on record.
   An unsorted key that was cut short may miss anything.
+- A window by design (the latest laboratory results, read for antibodies under local codes)
+  that had more results than it reads is cut short in the same sense.
 """
 
 from __future__ import annotations
@@ -52,13 +54,12 @@ def incomplete_topics(
     """The rule topics some of whose data could not be obtained for this request."""
     topics: set[str] = set()
     for key, outcome in data.per_key.items():
-        if outcome.problem is None:
-            continue
         template = templates.get(key)
-        newest_first = (
-            outcome.obtained and template is not None and "_sort=-date" in template.template
-        )
+        newest_first = template is not None and "_sort=-date" in template.template
+        if outcome.problem is None and not outcome.more_available:
+            continue
+        history_only = outcome.obtained and newest_first
         for topic in outcome.informs:
             names = RULE_TOPICS[topic]
-            topics.update(name for name in names if not newest_first or name in WHOLE_HISTORY)
+            topics.update(name for name in names if not history_only or name in WHOLE_HISTORY)
     return frozenset(topics)

@@ -74,6 +74,9 @@ class KeyOutcome:
     pages: int = 0
     prefetch_note: str | None = None
     problem: Problem | None = None
+    more_available: bool = False
+    """A window by design (`first_page_only`) left later pages unread: the latest results are
+    all here, but not the whole history."""
 
     @property
     def obtained(self) -> bool:

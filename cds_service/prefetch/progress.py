@@ -26,6 +26,7 @@ class KeyRun:
     next_url: str | None = None
     resources: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
+    more_available: bool = False
     expected_pages: int | None = None  # known for a set of reads, unknown while paging
     problem: Problem | None = None
     finished: float | None = None
@@ -37,7 +38,11 @@ class KeyRun:
     def add(self, page: Page) -> None:
         self.resources.extend(page.resources)
         self.pages += 1
-        self.next_url = None if self.template.first_page_only else page.next_url
+        if self.template.first_page_only:
+            self.more_available = page.next_url is not None
+            self.next_url = None
+        else:
+            self.next_url = page.next_url
 
     def finish(self, source: KeySource | None = None, problem: Problem | None = None) -> None:
         self.source = source or self.source
@@ -74,4 +79,5 @@ class KeyRun:
             pages=self.pages,
             prefetch_note=self.prefetch_note,
             problem=self.problem,
+            more_available=self.more_available,
         )

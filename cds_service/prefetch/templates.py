@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -222,13 +222,20 @@ def with_site_lab_codes(
     anti-infliximab antibody code) added to the `labs` search.
 
     Without them, a locally coded antibody result is found only among the latest laboratory
-    results (`recentLabs`), so an old positive result can fall outside that window.
+    results (`recentLabs`), so an old positive result can fall outside that window; the rules
+    then treat "never positive" as unknown whenever that window was full.
     """
     site_codes = tuple(codes)
     malformed = [code for code in site_codes if not _TOKEN.fullmatch(code)]
     if malformed:
         raise ValueError(f"laboratory codes must be 'system|code' tokens: {malformed}")
-    return MappingProxyType({**templates, "labs": _labs(site_codes)})
+    if not site_codes:
+        return templates
+    # The antibody history now comes whole from `labs`; the latest-results window still reads
+    # (results under other local codes are recognised by name) but no longer vouches for it.
+    recent = templates["recentLabs"]
+    window = replace(recent, informs=recent.informs - {DataTopic.ANTIBODIES})
+    return MappingProxyType({**templates, "labs": _labs(site_codes), "recentLabs": window})
 
 
 def discovery_prefetch(

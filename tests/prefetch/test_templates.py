@@ -117,10 +117,19 @@ def test_site_lab_codes_join_the_coded_lab_search() -> None:
     assert "code=http://loinc.org|39803-2," in labs.template
     assert DataTopic.ANTIBODIES in labs.informs
     assert list(templates) == list(PREFETCH_TEMPLATES)
-    assert {k: t for k, t in templates.items() if k != "labs"} == {
-        k: t for k, t in PREFETCH_TEMPLATES.items() if k != "labs"
+    changed = {"labs", "recentLabs"}
+    assert {k: t for k, t in templates.items() if k not in changed} == {
+        k: t for k, t in PREFETCH_TEMPLATES.items() if k not in changed
     }
     assert discovery_prefetch(templates)["labs"] == labs.template
+    # The antibody history now comes whole from `labs`: the window no longer vouches for it.
+    recent = templates["recentLabs"]
+    assert recent.template == PREFETCH_TEMPLATES["recentLabs"].template
+    assert DataTopic.ANTIBODIES not in recent.informs
+
+
+def test_no_site_lab_codes_leaves_templates_unchanged() -> None:
+    assert with_site_lab_codes([]) is PREFETCH_TEMPLATES
 
 
 @pytest.mark.parametrize(
