@@ -38,8 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
+def configure_logging() -> None:
+    """Our own lines at INFO; the HTTP client's only from WARNING, because its INFO lines print
+    request URLs, and the FHIR queries' URLs carry patient ids (no PHI in logs)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    configure_logging()
     if not args.dev:
         print(PRODUCTION_REFUSAL, file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from cds_service.app import PRODUCTION_REFUSAL, ProductionModeUnavailable, create_app
+from cds_service.cli import configure_logging
 from cds_service.settings import Settings
 from tests.conftest import ConformantClient
 
@@ -36,3 +38,10 @@ def test_production_app_fails_closed_at_startup() -> None:
     with pytest.raises(ProductionModeUnavailable, match="JWT"), ConformantClient(app):
         pass
     assert "JWT" in PRODUCTION_REFUSAL
+
+
+def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:
+    configure_logging()
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+    assert logging.getLogger("cds_service.audit.prefetch").isEnabledFor(logging.INFO)
