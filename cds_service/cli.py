@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 def configure_logging() -> None:
     """Our own lines at INFO; the HTTP client's only from WARNING, because its INFO lines print
     request URLs, and the FHIR queries' URLs carry patient ids (no PHI in logs)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger().setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -41,7 +41,13 @@ def test_production_app_fails_closed_at_startup() -> None:
 
 
 def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:
-    configure_logging()
-    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
-    assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
-    assert logging.getLogger("cds_service.audit.prefetch").isEnabledFor(logging.INFO)
+    names = ("", "httpx", "httpcore")
+    saved = {name: logging.getLogger(name).level for name in names}
+    try:
+        configure_logging()
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+        assert logging.getLogger("cds_service.audit.prefetch").isEnabledFor(logging.INFO)
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
