@@ -21,7 +21,7 @@ from cds_service.protocol import CdsResponse, PreconditionFailed, ServiceDescrip
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.rules import Policy, advise, load_policy
 from cds_service.settings import Settings
-from fhir_mappings import MappingConfig, build_facts
+from fhir_mappings import MappingConfig, build_facts, warm_up
 
 Clock = Callable[[], date]
 
@@ -72,10 +72,15 @@ SERVICES = (
 
 
 def clinical_registry(settings: Settings, *, today: Clock | None = None) -> ServiceRegistry:
-    """The registry of the three services, sharing one policy, mapping config and clock."""
+    """The registry of the three services, sharing one policy, mapping config and clock.
+
+    Code lists and the UCUM registry load here, at start-up (about a second), so that the first
+    hook call stays within the EHR's time budget."""
+    mapping = settings.mapping_config()
+    warm_up(mapping)
     pipeline = _Pipeline(
         policy=load_policy(settings.policy),
-        mapping=settings.mapping_config(),
+        mapping=mapping,
         fetch=settings.fetch_settings(),
         today=today or partial(_today, ZoneInfo(settings.timezone)),
         cards=CardContext(source_url=settings.source_url),
