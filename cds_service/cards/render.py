@@ -16,7 +16,6 @@ from cds_service.protocol import Card, Link, OverrideReason, Source
 from cds_service.rules import Assessment, Recommendation
 
 SERVICE_NAME = "aza-advisor"
-DEFAULT_SOURCE_URL = "https://aza-advisor.example.org/docs"
 
 # Cards that ask the clinician to act; the others only inform, so there is nothing to override.
 ACTIONABLE = frozenset(Recommendation) - {
@@ -34,7 +33,7 @@ def patient_reference(patient_id: str | None, assessment: Assessment) -> str | N
 
 def source(assessment: Assessment, url: str | None) -> Source:
     label = f"{SERVICE_NAME} · policy {assessment.policy_id} v{assessment.policy_version}"
-    return Source(label=label, url=url or DEFAULT_SOURCE_URL)
+    return Source(label=label, url=url)
 
 
 def links(assessment: Assessment) -> list[Link]:
@@ -53,7 +52,8 @@ def override_reasons(assessment: Assessment) -> list[OverrideReason]:
 
 @dataclass(frozen=True, slots=True)
 class CardContext:
-    """Per-deployment card settings; `source_url` is settings.source_url (None: project docs)."""
+    """Per-deployment card settings. `source_url` is settings.source_url: the site's page about
+    the service; without one, the card has no source link rather than a link to nowhere."""
 
     source_url: str | None = None
 

@@ -11,7 +11,6 @@ import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.cards import (
-    DEFAULT_SOURCE_URL,
     EXTENSION_KEY,
     CardContext,
     render_card,
@@ -134,7 +133,8 @@ def test_spec_18_summary_states_the_recommendation(assessment: Assessment) -> No
 def test_s8_source_names_service_and_policy(assessment: Assessment) -> None:
     card = render_card(assessment)
     assert card.source.label == "aza-advisor · policy seed-2026 v2026.1"
-    assert card.source.url == DEFAULT_SOURCE_URL
+    assert card.source.url is None  # no link to a page that does not exist
+    assert "url" not in card.wire()["source"]
     other = render_card(assessment, CardContext(source_url="https://docs.example.net/aza"))
     assert other.source.url == "https://docs.example.net/aza"
 
