@@ -7,7 +7,7 @@ Each step is a function of the previous one's output; this module only chains th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 
 from cds_service.cards import CardContext, render_cards
 from cds_service.completeness import incomplete_topics
-from cds_service.prefetch import FetchSettings, discovery_prefetch, resolve_prefetch
+from cds_service.prefetch import (
+    FetchSettings,
+    PrefetchTemplate,
+    discovery_prefetch,
+    resolve_prefetch,
+    with_site_lab_codes,
+)
 from cds_service.protocol import CdsResponse, PreconditionFailed, ServiceDescriptor
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.rules import Policy, advise, load_policy
@@ -78,14 +84,18 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
     hook call stays within the EHR's time budget."""
     mapping = settings.mapping_config()
     warm_up(mapping)
+    # A site's antibody codes are searched for, not only recognised: the whole antibody
+    # history then arrives with the coded labs ("never positive" needs all of it).
+    templates = with_site_lab_codes(mapping.terminology.search_tokens("antibodies"))
     pipeline = _Pipeline(
+        templates=templates,
         policy=load_policy(settings.policy),
         mapping=mapping,
         fetch=settings.fetch_settings(),
         today=today or partial(_today, ZoneInfo(settings.timezone)),
         cards=CardContext(source_url=settings.source_url),
     )
-    prefetch = discovery_prefetch()
+    prefetch = discovery_prefetch(templates)
     return ServiceRegistry(
         RegisteredService(
             ServiceDescriptor(
@@ -108,6 +118,7 @@ def _today(zone: ZoneInfo) -> date:
 
 @dataclass(frozen=True, slots=True)
 class _Pipeline:
+    templates: Mapping[str, PrefetchTemplate]
     policy: Policy
     mapping: MappingConfig
     fetch: FetchSettings
@@ -119,6 +130,7 @@ class _Pipeline:
         data = await resolve_prefetch(
             context=request.context,
             prefetch=request.prefetch,
+            templates=self.templates,
             fhir_server=request.fhirServer,
             access_token=request.access_token,
             client=call.http,
@@ -134,7 +146,7 @@ class _Pipeline:
             selections=request.context.get("selections") or (),
             config=self.mapping,
         )
-        incomplete = incomplete_topics(data)
+        incomplete = incomplete_topics(data, self.templates)
         assessments = advise(facts, self.policy, hook=request.hook, incomplete=incomplete)
         cards = render_cards(
             assessments,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,16 @@ class Terminology:
     antibody_codes: Mapping[Coding, AntibodyStatus]
     antibody_names: tuple[tuple[re.Pattern[str], AntibodyStatus], ...]
     molar: Mapping[str, tuple[str, float]]  # topic -> (molar UCUM unit, per normalised unit)
+    canonical: Mapping[str, str] = field(default_factory=dict)  # alias -> first URI, as written
+
+    def search_tokens(self, topic: str) -> tuple[str, ...]:
+        """The observation codes of `topic` as FHIR search tokens (`system|code`), so that a
+        site's own codes can be searched for, not only recognised."""
+        code_list = self.observations.lists.get(topic)
+        if code_list is None:
+            return ()
+        uri = self.canonical.get
+        return tuple(sorted(f"{uri(system, system)}|{code}" for system, code in code_list.codes))
 
     def coding(self, system: str, code: str) -> Coding:
         """A coding with its system reduced to the alias the code lists use."""
@@ -136,6 +146,7 @@ def _load(extra_files: tuple[Path, ...]) -> Terminology:
     results = [doc.get("antibody-results", {}) for doc in documents]
     return Terminology(
         systems=systems,
+        canonical=_canonical(documents),
         medications=Matcher(lists["medications"]),
         observations=Matcher(lists["observations"]),
         conditions=Matcher(lists["conditions"]),
@@ -180,6 +191,17 @@ def _systems(documents: Iterable[Mapping[str, Any]]) -> dict[str, str]:
             for uri in [uris] if isinstance(uris, str) else uris:
                 systems[normalise_system(uri)] = alias
     return systems
+
+
+def _canonical(documents: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Each alias's first URI as its file writes it (search tokens are case-sensitive)."""
+    canonical: dict[str, str] = {}
+    for document in documents:
+        for alias, uris in document.get("systems", {}).items():
+            first = uris if isinstance(uris, str) else next(iter(uris), None)
+            if first:
+                canonical.setdefault(alias, str(first).strip())
+    return canonical
 
 
 def _codes(tables: Iterable[Mapping[str, Any]], systems: Mapping[str, str]) -> list[Coding]:

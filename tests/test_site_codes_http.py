@@ -1,0 +1,99 @@
+"""A site's own laboratory codes (decision-spec §7: antibodies often carry a lab's local code)
+are configured without code changes, and are then searched for, not only recognised: the whole
+antibody history arrives, so an old positive result beyond the latest-results window is seen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cds_service.app import create_app
+from cds_service.services import clinical_registry
+from cds_service.settings import Settings
+from tests.conftest import TODAY, ConformantClient
+from tests.fixtures.worked_examples import LOCAL_LAB, worked_example
+from tests.prefetch.fhir_server import FhirTestServer
+from tests.test_worked_examples_http import advice, call
+
+SITE_CODES = f"""
+[systems]
+stlab = ["{LOCAL_LAB}"]
+
+[lists.antibodies]
+source = "St Example laboratory catalogue, 2026: anti-infliximab antibody assays"
+codes.stlab = ["IFXAB", "IFXABQ"]
+"""
+
+
+@pytest.fixture
+def site_client(tmp_path: Path) -> Iterator[ConformantClient]:
+    site_file = tmp_path / "site-codes.toml"
+    site_file.write_text(SITE_CODES)
+    settings = Settings(dev=True, mapping_file=site_file, feedback_database=tmp_path / "f.db")
+    registry = clinical_registry(settings, today=lambda: TODAY)
+    with ConformantClient(create_app(settings, registry)) as client:
+        yield client
+
+
+def test_s7_site_antibody_codes_are_searched_with_their_uri_as_written(
+    site_client: ConformantClient,
+) -> None:
+    services = site_client.get("/cds-services").json()["services"]
+    labs = services[0]["prefetch"]["labs"]
+    assert f"{LOCAL_LAB}|IFXAB" in labs and f"{LOCAL_LAB}|IFXABQ" in labs
+
+
+def _filler(patient_id: str, count: int) -> list[dict[str, Any]]:
+    """Routine haemoglobin results, newer than the old antibody result: they fill the
+    latest-results window so that the old result lies beyond it."""
+    return [
+        {
+            "resourceType": "Observation",
+            "id": f"hb-{n}",
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "laboratory",
+                        }
+                    ]
+                }
+            ],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "effectiveDateTime": f"{(TODAY - timedelta(days=30 + 7 * n)).isoformat()}T08:00:00Z",
+            "valueQuantity": {
+                "value": 13.5,
+                "unit": "g/dL",
+                "system": "http://unitsofmeasure.org",
+                "code": "g/dL",
+            },
+        }
+        for n in range(120)
+    ]
+
+
+def _antibody_status(client: ConformantClient) -> tuple[str, str]:
+    example = worked_example(8, today=TODAY)  # negative now, positive 3 years ago
+    with FhirTestServer([*example.resources, *_filler(example.patient_id, 120)]) as server:
+        [card] = call(client, example, server, None)["cards"]
+    statuses = {c["id"]: c["status"] for c in advice(card)["criteria"]}
+    return advice(card)["recommendation"], statuses["antibodies"]
+
+
+def test_s3_old_positive_beyond_window_is_unknown_without_site_codes(
+    clinical: ConformantClient,
+) -> None:
+    assert _antibody_status(clinical) == ("insufficient-data", "unknown")
+
+
+def test_s3_old_positive_beyond_window_found_with_site_codes(
+    site_client: ConformantClient,
+) -> None:
+    assert _antibody_status(site_client) == ("continue-combination", "not-met")
