@@ -175,7 +175,8 @@ def _read(
     kind = resource.get("resourceType")
     terminology = config.terminology
     if kind == "Observation":
-        collected.add(read_observation(resource, reference, terminology))
+        for observed in read_observation(resource, reference, terminology):
+            collected.add(observed)
     elif kind in _MEDICATION_TYPES:
         collected.add(read_medication(resource, reference, terminology, media.get))
     elif kind == "Condition":

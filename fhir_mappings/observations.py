@@ -66,11 +66,38 @@ class ObservationFact:
 
 def read_observation(
     resource: JSON, reference: str, terminology: Terminology
-) -> ObservationFact | Unusable | None:
-    """The fact this Observation states, why it cannot be used, or None if irrelevant."""
+) -> list[ObservationFact | Unusable]:
+    """The facts this Observation states, or why they cannot be used; [] if irrelevant.
+
+    A panel whose own code is not recognised (e.g. "Infliximab level and antibodies") is read
+    component by component, each with the panel's status and dates and the panel as source.
+    """
     recognised = _recognise(resource, terminology)
-    if recognised is None:
-        return None
+    if recognised is not None:
+        return _listed(_read(resource, reference, recognised, terminology))
+    found: list[ObservationFact | Unusable] = []
+    for component in mappings(resource.get("component")):
+        part = {**{k: v for k, v in resource.items() if k in _INHERITED}, **component}
+        part_recognised = _recognise(part, terminology)
+        if part_recognised is not None:
+            found.extend(_listed(_read(part, reference, part_recognised, terminology)))
+    return found
+
+
+_INHERITED = frozenset(
+    {"resourceType", "status", "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued"}
+)
+
+
+def _listed(
+    found: ObservationFact | Unusable | None,
+) -> list[ObservationFact | Unusable]:
+    return [] if found is None else [found]
+
+
+def _read(
+    resource: JSON, reference: str, recognised: tuple[str, MatchedBy], terminology: Terminology
+) -> ObservationFact | Unusable | None:
     topic, matched_by = recognised
     status = text(resource.get("status"))
     if status in _NEVER_A_FACT:

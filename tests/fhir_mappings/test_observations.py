@@ -419,3 +419,43 @@ def test_s7_activity_scores_by_name(name: str, score: ActivityScore) -> None:
 
 def test_s7_bare_cdai_is_not_crohns_activity() -> None:
     assert facts(observation("s1", {"text": "CDAI"}, valueInteger=3)).activity_scores == {}
+
+
+def test_s7_unrecognised_panel_is_read_component_by_component() -> None:
+    panel = observation(
+        "p1",
+        {"text": "Infliximab level and antibodies"},
+        issued="2026-11-13T10:00:00Z",
+        component=[
+            {"code": concept(LOINC, "39803-2"), "valueQuantity": quantity(4.1, "ug/mL")},
+            {
+                "code": {"text": "Antibodies to infliximab"},
+                "valueQuantity": quantity(22, "[arb'U]/mL"),
+                "referenceRange": [{"high": quantity(10, "[arb'U]/mL")}],
+            },
+            {"code": {"text": "Comment"}, "valueString": "trough sample"},
+        ],
+    )
+    result = facts(panel)
+    [level] = result.lab(Analyte.INFLIXIMAB_LEVEL)
+    [antibodies] = result.antibodies
+    assert (level.value, level.reference, level.matched_by) == (
+        4.1,
+        "Observation/p1",
+        MatchedBy.CODE,
+    )
+    assert (antibodies.value, antibodies.matched_by) == (AntibodyStatus.POSITIVE, MatchedBy.NAME)
+    assert antibodies.issued == datetime(2026, 11, 13, 10, tzinfo=UTC)
+    assert result.unusable == ()
+
+
+def test_s7_panel_components_follow_the_panel_status() -> None:
+    panel = observation(
+        "p1",
+        {"text": "IFX panel"},
+        status="preliminary",
+        component=[{"code": concept(LOINC, "39803-2"), "valueQuantity": quantity(4.1, "ug/mL")}],
+    )
+    result = facts(panel)
+    assert result.lab(Analyte.INFLIXIMAB_LEVEL) == ()
+    assert result.unusable[0].topic == "infliximab-level"
