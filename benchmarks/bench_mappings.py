@@ -18,8 +18,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fhir_mappings import build_facts  # noqa: E402
-from tests.fixtures.worked_examples import worked_example  # noqa: E402
+from fhir_mappings import build_facts
+from tests.fixtures.worked_examples import worked_example
 
 TODAY = date(2026, 11, 22)
 RECORD_SIZE = 58
