@@ -17,6 +17,7 @@ from cds_service.prefetch.outcome import (
     Problem,
 )
 from tests.conftest import TODAY, ConformantClient
+from tests.fixtures.routine_labs import routine_labs
 from tests.fixtures.worked_examples import worked_example
 from tests.prefetch.fhir_server import Fault, FhirTestServer, ehr_prefetch
 from tests.test_worked_examples_http import advice, call, context_of
@@ -58,7 +59,7 @@ def test_s3_cut_short_antibody_history_is_unknown_not_met(clinical: ConformantCl
     """The page limit stops the search for lab results before an old positive antibody result
     could be seen; "no positive result ever" cannot be claimed, the latest results still can."""
     example = worked_example(EXAMPLE_1, today=TODAY)
-    older = [_old_lab(example.patient_id, n) for n in range(12)]
+    older = routine_labs(example.patient_id, 12, newest=TODAY - timedelta(days=200))
     with FhirTestServer([*example.resources, *older]) as server:
         prefetch = ehr_prefetch(server, PREFETCH_TEMPLATES, context_of(example))
         del prefetch["recentLabs"]
@@ -68,34 +69,6 @@ def test_s3_cut_short_antibody_history_is_unknown_not_met(clinical: ConformantCl
     assert found["antibodies"] == "unknown"
     assert found["trough"] == found["crp"] == found["platelets"] == "met"
     assert advice(card)["recommendation"] == "insufficient-data"
-
-
-def _old_lab(patient_id: str, number: int) -> dict[str, Any]:
-    day = TODAY - timedelta(days=200 + number)
-    return {
-        "resourceType": "Observation",
-        "id": f"old-hb-{number}",
-        "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                        "code": "laboratory",
-                    }
-                ]
-            }
-        ],
-        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "effectiveDateTime": f"{day.isoformat()}T08:00:00Z",
-        "valueQuantity": {
-            "value": 13.5,
-            "unit": "g/dL",
-            "system": "http://unitsofmeasure.org",
-            "code": "g/dL",
-        },
-    }
 
 
 def _outcome(key: str, *, obtained: bool) -> KeyOutcome:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from cds_service.app import create_app
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 from tests.conftest import TODAY, ConformantClient
+from tests.fixtures.routine_labs import routine_labs
 from tests.fixtures.worked_examples import LOCAL_LAB, worked_example
 from tests.prefetch.fhir_server import FhirTestServer
 from tests.test_worked_examples_http import advice, call
@@ -47,41 +47,14 @@ def test_s7_site_antibody_codes_are_searched_with_their_uri_as_written(
     assert f"{LOCAL_LAB}|IFXAB" in labs and f"{LOCAL_LAB}|IFXABQ" in labs
 
 
-def _filler(patient_id: str, count: int) -> list[dict[str, Any]]:
-    """Routine haemoglobin results, newer than the old antibody result: they fill the
-    latest-results window so that the old result lies beyond it."""
-    return [
-        {
-            "resourceType": "Observation",
-            "id": f"hb-{n}",
-            "status": "final",
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                            "code": "laboratory",
-                        }
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
-            "subject": {"reference": f"Patient/{patient_id}"},
-            "effectiveDateTime": f"{(TODAY - timedelta(days=30 + 7 * n)).isoformat()}T08:00:00Z",
-            "valueQuantity": {
-                "value": 13.5,
-                "unit": "g/dL",
-                "system": "http://unitsofmeasure.org",
-                "code": "g/dL",
-            },
-        }
-        for n in range(120)
-    ]
-
-
 def _antibody_status(client: ConformantClient) -> tuple[str, str]:
     example = worked_example(8, today=TODAY)  # negative now, positive 3 years ago
-    with FhirTestServer([*example.resources, *_filler(example.patient_id, 120)]) as server:
+    with FhirTestServer(
+        [
+            *example.resources,
+            *routine_labs(example.patient_id, 120, newest=TODAY - timedelta(days=30)),
+        ]
+    ) as server:
         [card] = call(client, example, server, None)["cards"]
     statuses = {c["id"]: c["status"] for c in advice(card)["criteria"]}
     return advice(card)["recommendation"], statuses["antibodies"]

@@ -22,6 +22,7 @@ from cds_service.rules.assessment import (
     Pathway,
     Recommendation,
     Status,
+    cited_evidence,
 )
 from cds_service.rules.policy import Policy
 from cds_service.rules.topics import unless_incomplete, with_unusable
@@ -154,7 +155,6 @@ def assess_after_withdrawal(
         to_obtain = (Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES)
     else:
         return None
-    cited = [e for r in results for e in r.evidence] + [e for n in notes for e in n.evidence]
     return Assessment(
         pathway=Pathway.AFTER_WITHDRAWAL,
         recommendation=recommendation,
@@ -166,7 +166,7 @@ def assess_after_withdrawal(
         to_obtain=to_obtain,
         modifiers=modifiers,
         notes=notes,
-        evidence=tuple(dict.fromkeys(cited)),
+        evidence=cited_evidence(results, notes),
         draft_orders=tuple(d for d in facts.draft_orders if d.selected),
         unusable=facts.unusable,
         patient_reference=facts.patient_reference,

@@ -7,6 +7,7 @@ data, from which source.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -146,3 +147,11 @@ class Assessment:
     draft_orders: tuple[DraftOrder, ...] = ()
     unusable: tuple[Unusable, ...] = ()
     patient_reference: str | None = None
+
+
+def cited_evidence(
+    results: tuple[CriterionResult, ...], notes: Iterable[Note]
+) -> tuple[Evidence, ...]:
+    """The evidence of every criterion and note, each once, in first-cited order."""
+    cited = [e for r in results for e in r.evidence] + [e for n in notes for e in n.evidence]
+    return tuple(dict.fromkeys(cited))

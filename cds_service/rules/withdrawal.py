@@ -21,6 +21,7 @@ from cds_service.rules.assessment import (
     Pathway,
     Recommendation,
     Status,
+    cited_evidence,
 )
 from cds_service.rules.policy import Policy
 from cds_service.rules.remission import remission
@@ -90,7 +91,6 @@ def assess_withdrawal(
             )
         )
     candidate = recommendation is Recommendation.WITHDRAWAL_CANDIDATE
-    cited = [e for r in results for e in r.evidence] + [e for n in notes for e in n.evidence]
     return Assessment(
         pathway=Pathway.WITHDRAWAL,
         recommendation=recommendation,
@@ -102,7 +102,7 @@ def assess_withdrawal(
         to_obtain=to_obtain,
         modifiers=modifiers,
         notes=tuple(notes),
-        evidence=tuple(dict.fromkeys(cited)),
+        evidence=cited_evidence(results, notes),
         follow_up=(Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES) if candidate else (),
         follow_up_on=_follow_up_on(facts, policy) if candidate else None,
         draft_orders=tuple(
