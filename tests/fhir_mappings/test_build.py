@@ -239,3 +239,20 @@ def test_site_config_names_further_code_list_files_relative_to_itself(tmp_path: 
         valueQuantity={"value": 250, "system": "http://unitsofmeasure.org", "code": "10*9/L"},
     )
     assert build_facts([platelets], evaluated_on=TODAY, config=config).lab(Analyte.PLATELETS)
+
+
+def test_site_codes_may_name_their_system_by_uri(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        '[lists.antibodies]\nsource = "St Example lab catalogue"\n'
+        'codes."http://lab.example.org/codes/" = ["X1"]\n'
+    )
+    obs = observation(
+        "a1",
+        {"coding": [{"system": LOCAL, "code": "X1"}]},
+        valueCodeableConcept={
+            "coding": [{"system": "http://snomed.info/sct", "code": "260385009"}]
+        },
+    )
+    result = build_facts([obs], evaluated_on=TODAY, config=MappingConfig(code_lists=(site,)))
+    assert result.antibodies[0].matched_by is MatchedBy.CODE
