@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -92,8 +93,10 @@ EXAMPLE_RESOURCES = [
 ]
 
 
-def facts_of(items: list[Any], drafts: list[Any] = ()) -> PatientFacts:  # type: ignore[assignment]
-    return build_facts(items, evaluated_on=TODAY, draft_orders=drafts, selections=["x", 3])  # type: ignore[list-item]
+def facts_of(items: Sequence[Any], drafts: Sequence[Any] = ()) -> PatientFacts:
+    """Selections include a non-string on purpose: hook contexts are JSON too."""
+    selections: list[Any] = ["x", 3]
+    return build_facts(items, evaluated_on=TODAY, draft_orders=drafts, selections=selections)
 
 
 @PROPERTY
