@@ -19,6 +19,7 @@ from cds_service.rules.window import (
     days_between,
     describe,
     describe_all,
+    simultaneous,
     source,
 )
 from fhir_mappings.facts import Analyte, AntibodyStatus, Fact, PatientFacts
@@ -72,8 +73,24 @@ def _latest_lab(
         evidence=policy.cite(threshold.evidence),
     )
     if fresh:
-        base = _judge(base, fresh[0], threshold)
+        base = _judge_latest(base, simultaneous(fresh), threshold)
     return with_unusable(facts, base)
+
+
+def _judge_latest(
+    base: CriterionResult, latest: tuple[Fact[float], ...], threshold: Threshold
+) -> CriterionResult:
+    """Judge the latest result; results collected and issued at the same moment that would be
+    judged differently contradict each other, and contradictory data is never read as met."""
+    judged = [_judge(base, fact, threshold) for fact in latest]
+    if len({result.status for result in judged}) == 1:
+        return judged[0]
+    return replace(
+        base,
+        references=tuple(fact.reference for fact in latest),
+        note=f"Conflicting results collected at the same time: {describe_all(latest)}."
+        " Repeat the test.",
+    )
 
 
 def _judge(base: CriterionResult, latest: Fact[float], threshold: Threshold) -> CriterionResult:

@@ -38,6 +38,15 @@ class Window:
         return f"the last {self.freshness.value:g} days"
 
 
+def simultaneous(facts: Sequence[F]) -> tuple[F, ...]:
+    """The leading results of a newest-first sequence that tie on collection time and issue
+    time: the spec breaks ties by `issued`, so beyond that there is no "latest" among them."""
+    if not facts:
+        return ()
+    first = facts[0]
+    return tuple(f for f in facts if (f.effective, f.issued) == (first.effective, first.issued))
+
+
 def days_between(earlier: date, later: date) -> int:
     return (later - earlier).days
 

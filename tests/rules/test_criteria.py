@@ -194,3 +194,23 @@ def test_rule_criteria_carry_their_evidence() -> None:
 def test_rule_evaluation_date_is_facts_evaluated_on() -> None:
     later = example_1(evaluated_on=TODAY.replace(year=TODAY.year + 1))
     assert trough(later, SEED).status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("order", [(12.0, 8.0), (8.0, 12.0)])
+def test_rule_contradictory_simultaneous_troughs_are_unknown(order: tuple[float, float]) -> None:
+    """Two troughs collected and issued at the same moment, one above and one below 10 mg/L:
+    no "latest" exists between them, so neither is read as met (and the order of the records
+    cannot change the outcome)."""
+    first, second = (lab(value, 5, ref=f"Observation/t{value:g}") for value in order)
+    facts = with_lab(example_1(), Analyte.INFLIXIMAB_LEVEL, first, second)
+    result = trough(facts, SEED)
+    assert result.status is Status.UNKNOWN
+    assert "Conflicting results" in result.note
+    assert set(result.references) == {"Observation/t12", "Observation/t8"}
+    assert result.to_obtain  # the card offers to repeat the test
+
+
+def test_rule_agreeing_simultaneous_troughs_still_decide() -> None:
+    first, second = lab(12.0, 5, ref="Observation/a"), lab(14.0, 5, ref="Observation/b")
+    facts = with_lab(example_1(), Analyte.INFLIXIMAB_LEVEL, first, second)
+    assert trough(facts, SEED).status is Status.MET
