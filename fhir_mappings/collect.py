@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +47,10 @@ def _unknown_stops(found: Iterable[Exposure]) -> Iterator[Unusable]:
                 f"ended on an unknown date (last recorded use {last.end})",
                 exposure.drug.value,
             )
+
+
+# A day of slack: a result collected "tomorrow" in a time zone ahead of the evaluation date's.
+_FUTURE_SLACK = timedelta(days=1)
 
 
 def _newest_first(facts: Iterable[Fact[Any]]) -> tuple[Fact[Any], ...]:
@@ -95,8 +99,26 @@ class Collected:
                 self.unusable.append(Unusable(records[0].reference, reason, drug.value))
         return found
 
+    def _not_after(
+        self, facts: Iterable[Fact[Any]], evaluated_on: date, topic: str
+    ) -> list[Fact[Any]]:
+        """Results collected after the evaluation date are data errors (or a clock or time-zone
+        slip); read as the latest, one would override the real latest result."""
+        kept = []
+        for fact in facts:
+            collected = fact.effective.date() if fact.effective else None
+            if collected is not None and collected > evaluated_on + _FUTURE_SLACK:
+                reason = f"collected on {collected}, after {evaluated_on}: a future date"
+                self.unusable.append(Unusable(fact.reference, reason, topic))
+            else:
+                kept.append(fact)
+        return kept
+
     def facts(self, evaluated_on: date, owner: str | None, config: MappingConfig) -> PatientFacts:
-        found = {topic: _newest_first(facts) for topic, facts in self.observations.items()}
+        found = {
+            topic: _newest_first(self._not_after(facts, evaluated_on, topic))
+            for topic, facts in self.observations.items()
+        }
         drug_exposures = self._exposures(evaluated_on, config)
         self.unusable.extend(_unknown_stops(drug_exposures.values()))
         return PatientFacts(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +256,20 @@ def test_site_codes_may_name_their_system_by_uri(tmp_path: Path) -> None:
     )
     result = build_facts([obs], evaluated_on=TODAY, config=MappingConfig(code_lists=(site,)))
     assert result.antibodies[0].matched_by is MatchedBy.CODE
+
+
+def test_s7_result_collected_after_the_evaluation_date_is_unusable() -> None:
+    """A future-dated trough (a data error) must not become "the latest result": read as such,
+    15 mg/L dated next month overrode a real 9.8 mg/L and made a withdrawal candidate."""
+    real = lab("real", "39803-2", 9.8, "mg/L", effectiveDateTime=f"{TODAY}T08:00:00Z")
+    future = lab("future", "39803-2", 15, "mg/L", effectiveDateTime=f"{TODAY + timedelta(40)}")
+    # A time zone ahead of the evaluation date's: "tomorrow" there is still today here.
+    ahead = lab(
+        "ahead", "39803-2", 9.9, "mg/L", effectiveDateTime=f"{TODAY + timedelta(1)}T06:00:00+14:00"
+    )
+    facts = build_facts([patient(), real, future, ahead], evaluated_on=TODAY)
+    levels = [fact.reference for fact in facts.lab(Analyte.INFLIXIMAB_LEVEL)]
+    assert levels == ["Observation/ahead", "Observation/real"]
+    [unusable] = [u for u in facts.unusable if u.reference == "Observation/future"]
+    assert unusable.topic == Analyte.INFLIXIMAB_LEVEL.value
+    assert "future date" in unusable.reason
