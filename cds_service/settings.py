@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     )
     policy: str = Field(default="seed-2026", description="Clinical policy id (rules/policies).")
     timezone: str = Field(default="UTC", description="Time zone of the evaluation date.")
-    log_level: str = "INFO"
     source_url: str | None = Field(
         default=None,
         pattern=r"^https?://",

@@ -11,7 +11,7 @@ from cds_service.protocol.errors import (
     operation_outcome,
 )
 from cds_service.protocol.feedback import FeedbackItem, FeedbackRequest
-from cds_service.protocol.hooks import CONTEXT_MODELS, validate_context
+from cds_service.protocol.hooks import CONTEXT_MODELS
 from cds_service.protocol.request import FhirAuthorization, HookRequest
 from cds_service.protocol.response import (
     SUMMARY_LIMIT,
@@ -49,5 +49,4 @@ __all__ = [
     "Suggestion",
     "UnknownService",
     "operation_outcome",
-    "validate_context",
 ]

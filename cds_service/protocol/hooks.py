@@ -37,11 +37,3 @@ CONTEXT_MODELS: dict[str, type[PatientViewContext]] = {
     "order-select": OrderSelectContext,
     "order-sign": OrderSignContext,
 }
-
-
-def validate_context(hook: str, context: dict[str, Any]) -> PatientViewContext:
-    """Parse `context` for `hook`; a pydantic `ValidationError` names what is missing."""
-    model = CONTEXT_MODELS.get(hook)
-    if model is None:
-        raise KeyError(hook)
-    return model.model_validate(context)

@@ -1,7 +1,7 @@
 """The hook request as EHRs send it (SPEC-08, SPEC-09, SPEC-39, SPEC-41).
 
 The generic request model checks only what CDS Hooks requires of every request; what a given
-hook's context must hold is checked by `hooks.validate_context`, so an unfamiliar hook's request
+hook's context must hold is checked against `hooks.CONTEXT_MODELS`, so an unfamiliar hook's request
 still parses.
 """
 
