@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cds_service.cards import CardContext, render_cards
+from cds_service.cards import CardContext, load_catalogue, render_cards
 from cds_service.completeness import incomplete_topics
 from cds_service.prefetch import (
     FetchSettings,
@@ -93,7 +93,10 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
         mapping=mapping,
         fetch=settings.fetch_settings(),
         today=today or partial(_today, ZoneInfo(settings.timezone)),
-        cards=CardContext(source_url=settings.source_url),
+        cards=CardContext(
+            source_url=settings.source_url,
+            catalogue=load_catalogue(settings.order_catalogue),
+        ),
     )
     prefetch = discovery_prefetch(templates)
     return ServiceRegistry(

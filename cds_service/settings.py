@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with the site's own codes and mapping windows (fhir_mappings).",
     )
+    order_catalogue: Path | None = Field(
+        default=None,
+        description="TOML with the site's orderable lab codes ([orders.<need>] system, code, ...).",
+    )
     fhir: FetchSettings = Field(
         default_factory=FetchSettings,
         description="Limits of the fallback queries to the EHR's FHIR server.",

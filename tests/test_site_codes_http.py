@@ -70,3 +70,31 @@ def test_s3_old_positive_beyond_window_found_with_site_codes(
     site_client: ConformantClient,
 ) -> None:
     assert _antibody_status(site_client) == ("continue-combination", "not-met")
+
+
+def test_s8_site_order_code_reaches_the_service_request(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.toml"
+    orders.write_text(
+        '[orders.antibodies]\nsystem = "http://lab.example.org/orders"\ncode = "IFXAB"\n'
+        'display = "Infliximab antibodies"\nsource = "site lab catalogue"\n'
+    )
+    settings = Settings(dev=True, order_catalogue=orders, feedback_database=tmp_path / "f.db")
+    example = worked_example(7, today=TODAY)  # antibodies never tested: order trough + antibodies
+    with (
+        ConformantClient(
+            create_app(settings, clinical_registry(settings, today=lambda: TODAY))
+        ) as client,
+        FhirTestServer(example.resources) as server,
+    ):
+        [card] = call(client, example, server, None)["cards"]
+    codings = [
+        coding
+        for suggestion in card["suggestions"]
+        for action in suggestion["actions"]
+        for coding in action["resource"]["code"]["coding"]
+    ]
+    assert {
+        "system": "http://lab.example.org/orders",
+        "code": "IFXAB",
+        "display": "Infliximab antibodies",
+    } in codings

@@ -5,9 +5,9 @@ suggestions' UUIDs (SPEC-26), which the protocol models assign.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from cds_service.cards.catalogue import load_catalogue
+from cds_service.cards.catalogue import Catalogue, load_catalogue
 from cds_service.cards.detail import render_detail
 from cds_service.cards.extension import extension
 from cds_service.cards.suggestions import suggestions
@@ -40,10 +40,10 @@ def links(assessment: Assessment) -> list[Link]:
     return [Link(label=e.label, url=e.url, type="absolute") for e in assessment.evidence if e.url]
 
 
-def override_reasons(assessment: Assessment) -> list[OverrideReason]:
+def override_reasons(assessment: Assessment, catalogue: Catalogue) -> list[OverrideReason]:
     if assessment.recommendation not in ACTIONABLE:
         return []
-    reasons = load_catalogue().override_reasons
+    reasons = catalogue.override_reasons
     return [
         OverrideReason(system=reasons.system, code=code, display=display)
         for code, display in reasons.codes.items()
@@ -53,9 +53,11 @@ def override_reasons(assessment: Assessment) -> list[OverrideReason]:
 @dataclass(frozen=True, slots=True)
 class CardContext:
     """Per-deployment card settings. `source_url` is settings.source_url: the site's page about
-    the service; without one, the card has no source link rather than a link to nowhere."""
+    the service; without one, the card has no source link rather than a link to nowhere.
+    `catalogue` is the order catalogue with the site's lab codes (settings.order_catalogue)."""
 
     source_url: str | None = None
+    catalogue: Catalogue = field(default_factory=load_catalogue)
 
 
 def render_card(
@@ -66,7 +68,9 @@ def render_card(
     data_problems: Sequence[str] = (),
 ) -> Card:
     context = context or CardContext()
-    suggested = suggestions(assessment, patient_reference(patient_id, assessment))
+    suggested = suggestions(
+        assessment, patient_reference(patient_id, assessment), context.catalogue
+    )
     return Card(
         summary=summary(assessment),
         indicator=INDICATORS[assessment.recommendation],
@@ -74,7 +78,7 @@ def render_card(
         source=source(assessment, context.source_url),
         suggestions=suggested or None,
         selectionBehavior="any" if suggested else None,
-        overrideReasons=override_reasons(assessment) or None,
+        overrideReasons=override_reasons(assessment, context.catalogue) or None,
         links=links(assessment) or None,
         extension=extension(assessment),
     )

@@ -5,13 +5,13 @@ post-withdrawal check, remove a draft thiopurine order. Resources are built and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from cds_service.cards.catalogue import Orderable, load_catalogue
+from cds_service.cards.catalogue import Catalogue, Orderable, load_catalogue
 from cds_service.protocol import Action, Suggestion
 from cds_service.rules import Assessment, Need, Recommendation
 from fhir_mappings.facts import DrugClass
@@ -38,9 +38,13 @@ def service_request(
 
 
 def _orders(
-    needs: Sequence[Need], patient: str | None, occurrence: date | None, label: str
+    orders: Mapping[Need, Orderable],
+    needs: Sequence[Need],
+    patient: str | None,
+    occurrence: date | None,
+    label: str,
 ) -> Iterator[Suggestion]:
-    orderables = [load_catalogue().orders[n] for n in needs if n in load_catalogue().orders]
+    orderables = [orders[n] for n in needs if n in orders]
     if not orderables or patient is None:
         return
     names = ", ".join(o.label for o in orderables)
@@ -74,11 +78,15 @@ def _remove_thiopurine_drafts(assessment: Assessment) -> Iterator[Suggestion]:
     )
 
 
-def suggestions(assessment: Assessment, patient: str | None) -> list[Suggestion]:
+def suggestions(
+    assessment: Assessment, patient: str | None, catalogue: Catalogue | None = None
+) -> list[Suggestion]:
+    orders = (catalogue or load_catalogue()).orders
     return [
         *_remove_thiopurine_drafts(assessment),
-        *_orders(assessment.to_obtain, patient, None, "Order {names}"),
+        *_orders(orders, assessment.to_obtain, patient, None, "Order {names}"),
         *_orders(
+            orders,
             assessment.follow_up,
             patient,
             assessment.follow_up_on,
