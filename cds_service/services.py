@@ -92,7 +92,7 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
         policy=load_policy(settings.policy),
         mapping=mapping,
         fetch=settings.fetch_settings(),
-        today=today or partial(_today, ZoneInfo(settings.timezone)),
+        today=today or _clock(settings),
         cards=CardContext(
             source_url=settings.source_url,
             catalogue=load_catalogue(settings.order_catalogue),
@@ -113,6 +113,13 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
         )
         for service in SERVICES
     )
+
+
+def _clock(settings: Settings) -> Clock:
+    fixed = settings.evaluation_date
+    if fixed is not None:
+        return lambda: fixed
+    return partial(_today, ZoneInfo(settings.timezone))
 
 
 def _today(zone: ZoneInfo) -> date:

@@ -5,9 +5,10 @@ services)."""
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     )
     policy: str = Field(default="seed-2026", description="Clinical policy id (rules/policies).")
     timezone: str = Field(default="UTC", description="Time zone of the evaluation date.")
+    evaluation_date: date | None = Field(
+        default=None,
+        description="Dev mode only: evaluate as of this date (fixed test data, demos).",
+    )
     source_url: str | None = Field(
         default=None,
         pattern=r"^https?://",
@@ -57,6 +62,13 @@ class Settings(BaseSettings):
         default=Path("aza-advisor-feedback.sqlite3"),
         description="SQLite file where card feedback is stored before it is acknowledged.",
     )
+
+    @model_validator(mode="after")
+    def _fixed_date_only_in_dev(self) -> Settings:
+        # A frozen clock in production would judge freshness against the wrong day.
+        if self.evaluation_date is not None and not self.dev:
+            raise ValueError("evaluation_date may only be set in dev mode")
+        return self
 
     @property
     def allowed_origins(self) -> list[str]:

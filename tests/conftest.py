@@ -137,6 +137,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     """A real `python -m cds_service serve --dev` process on a free loopback port."""
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
+    env["AZA_EVALUATION_DATE"] = TODAY.isoformat()  # the fixtures' date, even across midnight
     process = subprocess.Popen(
         [sys.executable, "-m", "cds_service", "serve", "--dev", "--port", str(port)],
         env=env,

@@ -51,3 +51,14 @@ def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_module_level_app_is_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cds_service.app as module
+
+    monkeypatch.setenv("AZA_DEV", "true")
+    module._default_app.cache_clear()
+    app = module.app
+    assert app is module.app  # one app per process
+    assert app.state.settings.dev
+    module._default_app.cache_clear()

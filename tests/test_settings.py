@@ -41,3 +41,9 @@ def test_spec38_dev_mode_allows_sandbox_origin() -> None:
 def test_spec01_production_requires_https_fhir_server() -> None:
     assert Settings(dev=False).require_https_fhir_server
     assert not Settings(dev=True).require_https_fhir_server
+
+
+def test_s2_fixed_evaluation_date_only_in_dev_mode() -> None:
+    assert Settings(dev=True, evaluation_date="2026-01-31").evaluation_date is not None
+    with pytest.raises(ValueError, match="dev mode"):
+        Settings(dev=False, evaluation_date="2026-01-31")
