@@ -55,10 +55,9 @@ def incomplete_topics(
     topics: set[str] = set()
     for key, outcome in data.per_key.items():
         template = templates.get(key)
-        newest_first = template is not None and "_sort=-date" in template.template
         if outcome.problem is None and not outcome.more_available:
             continue
-        history_only = outcome.obtained and newest_first
+        history_only = outcome.obtained and template is not None and template.newest_first
         for topic in outcome.informs:
             names = RULE_TOPICS[topic]
             topics.update(name for name in names if not history_only or name in WHOLE_HISTORY)

@@ -74,6 +74,11 @@ class PrefetchTemplate:
         return self.template.split("?", 1)[0].split("/", 1)[0]
 
     @property
+    def newest_first(self) -> bool:
+        """Sorted by date, newest first: a page limit then cuts off only the oldest results."""
+        return "_sort=-date" in self.template
+
+    @property
     def is_search(self) -> bool:
         """A search answers with a Bundle; a read answers with the resource itself."""
         return "?" in self.template
