@@ -27,6 +27,7 @@ from fhir_mappings.read import (
     relative_reference,
     text,
 )
+from fhir_mappings.topics import Topic
 from fhir_mappings.units import factor
 
 _MEDICATION_TYPES = frozenset(
@@ -209,7 +210,7 @@ def _read_draft(
         return
     if isinstance(drug, str) or reference_of(resource) is None:
         reason = drug if isinstance(drug, str) else "draft order without an id cannot be referenced"
-        collected.unusable.append(Unusable(entry.reference, reason, "draft-order"))
+        collected.unusable.append(Unusable(entry.reference, reason, Topic.DRAFT_ORDER))
         return
     collected.drafts.append(
         DraftOrder(

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fhir_mappings.config import MappingConfig
+from fhir_mappings.dates import PartialDate
 from fhir_mappings.exposure import combination, exposure_of
 from fhir_mappings.facts import (
     ActivityScore,
@@ -27,6 +28,7 @@ from fhir_mappings.facts import (
     Unusable,
 )
 from fhir_mappings.medications import MedicationRecord
+from fhir_mappings.topics import Topic
 from fhir_mappings.observations import (
     ANTIBODIES,
     HLA_DQA1,
@@ -45,7 +47,7 @@ def _unknown_stops(found: Iterable[Exposure]) -> Iterator[Unusable]:
             yield Unusable(
                 last.references[-1] if last.references else None,
                 f"ended on an unknown date (last recorded use {last.end})",
-                exposure.drug.value,
+                Topic(exposure.drug.value),
             )
 
 
@@ -69,7 +71,7 @@ class Collected:
     diagnoses: list[Fact[DiagnosisClass]] = field(default_factory=list)
     states: list[Fact[ConditionState]] = field(default_factory=list)
     drafts: list[DraftOrder] = field(default_factory=list)
-    birth_date: Fact[date] | None = None
+    birth_date: Fact[PartialDate] | None = None
     sex: Fact[str] | None = None
 
     def add(self, found: ObservationFact | MedicationRecord | Unusable | None) -> None:
@@ -96,7 +98,7 @@ class Collected:
                 )
             except Exception as exc:  # as in _guarded: one drug's records, never the request
                 reason = f"{drug.value} records could not be combined ({type(exc).__name__})"
-                self.unusable.append(Unusable(records[0].reference, reason, drug.value))
+                self.unusable.append(Unusable(records[0].reference, reason, Topic(drug.value)))
         return found
 
     def _not_after(

@@ -8,20 +8,20 @@ are taken only from the explicit clinical statuses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
+from fhir_mappings.dates import PartialDate, parse_partial
 from fhir_mappings.facts import ConditionState, DiagnosisClass, Fact, Unusable
 from fhir_mappings.read import (
     JSON,
     codings,
     concept_codes,
     names,
-    parse_date,
     parse_datetime,
     period_start,
     text,
 )
 from fhir_mappings.terminology import Terminology
+from fhir_mappings.topics import Topic
 
 _DIAGNOSES = {d.value: d for d in DiagnosisClass}
 _IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -33,6 +33,8 @@ _STATES = {
     "recurrence": ConditionState.RELAPSE,
     "active": ConditionState.ACTIVE,
 }
+# decision-spec §10: relapse/recurrence > active > remission > resolved (both read as REMISSION).
+_PRECEDENCE = (ConditionState.RELAPSE, ConditionState.ACTIVE, ConditionState.REMISSION)
 _ADMINISTRATIVE_GENDER = frozenset({"male", "female", "other", "unknown"})
 
 
@@ -70,15 +72,17 @@ def _state(
     """Disease state; an undated remission is unusable, since §3 needs how long it has lasted."""
     if diagnosis not in _IBD:
         return None
-    statuses = [_STATES[c] for c in concept_codes(resource.get("clinicalStatus")) if c in _STATES]
+    codes = concept_codes(resource.get("clinicalStatus"))
+    statuses = [_STATES[c] for c in codes if c in _STATES]
     if not statuses:
         return None
-    state = statuses[0]
+    # Several codings contradict each other: the worst wins, whatever their order (§10).
+    state = min(statuses, key=_PRECEDENCE.index)
     if state is ConditionState.REMISSION:
         effective = parse_datetime(period_start(resource, "abatement"))
         if effective is None:
             reason = "in remission, but no full date it began (abatementDateTime)"
-            return Unusable(reference, reason, "remission")
+            return Unusable(reference, reason, Topic.REMISSION)
     else:
         effective = parse_datetime(period_start(resource, "onset")) or parse_datetime(
             resource.get("recordedDate")
@@ -94,13 +98,14 @@ def _state(
 
 def read_patient(
     resource: JSON, reference: str
-) -> tuple[Fact[date] | None, Fact[str] | None, Unusable | None]:
-    """Birth date and administrative gender; a partial or malformed birth date is unusable."""
+) -> tuple[Fact[PartialDate] | None, Fact[str] | None, Unusable | None]:
+    """Birth date (a year or month alone is an interval, §10) and administrative gender."""
     raw_birth = text(resource.get("birthDate"))
-    birth = parse_date(raw_birth)
+    birth = parse_partial(raw_birth)
     problem = None
     if raw_birth is not None and birth is None:
-        problem = Unusable(reference, f"birthDate {raw_birth!r} is not a full date", "patient")
+        reason = f"birthDate {raw_birth!r} is not a FHIR date"
+        problem = Unusable(reference, reason, Topic.PATIENT)
     gender = text(resource.get("gender"))
     return (
         Fact(value=birth, reference=reference, display=raw_birth) if birth else None,

@@ -16,6 +16,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from fhir_mappings.dates import PartialDate
+from fhir_mappings.topics import Topic
+
 T = TypeVar("T")
 
 
@@ -156,13 +159,16 @@ class DraftOrder:
 class Unusable:
     """A record that was on file but could not be used, and why (the reason reaches the card).
 
-    `topic` names what it would have informed (an `Analyte` value, "antibodies", a `DrugClass`
-    value, "patient", ...) or None when even that could not be told.
+    It still happened (decision-spec §10): `topic` names what it would have informed (None when
+    even that could not be told) and `effective` when it was collected or dated (None when that
+    is unknown), so the rules can treat it as "a result of unknown value at this date", which
+    can make a criterion unknown or not-met, never met.
     """
 
     reference: str | None
     reason: str
-    topic: str | None = None
+    topic: Topic | None = None
+    effective: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,7 @@ class PatientFacts:
 
     evaluated_on: date
     patient_reference: str | None = None
-    birth_date: Fact[date] | None = None
+    birth_date: Fact[PartialDate] | None = None  # a year or month alone is an interval
     sex: Fact[str] | None = None  # FHIR administrative gender code
     diagnoses: tuple[Fact[DiagnosisClass], ...] = ()
     labs: Mapping[Analyte, tuple[Fact[float], ...]] = field(default_factory=dict)

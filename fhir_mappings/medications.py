@@ -25,6 +25,7 @@ from fhir_mappings.read import (
     text,
 )
 from fhir_mappings.terminology import Terminology
+from fhir_mappings.topics import Topic
 
 Resolver = Callable[[str], JSON | None]  # a Medication by "Medication/id" or fullUrl
 
@@ -130,7 +131,7 @@ def read_medication(
         return None
     read = reader(resource, status)
     if isinstance(read, str):
-        return Unusable(reference, read, identified.drug.value)
+        return Unusable(reference, read, Topic(identified.drug.value))
     start, end, running, confirmed = read
     return MedicationRecord(identified, reference, kind, status, start, end, running, confirmed)
 

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 from cds_service.rules.assessment import Note, NoteCode
 from cds_service.rules.policy import Policy
+from fhir_mappings import dates
 from fhir_mappings.facts import DiagnosisClass, PatientFacts
 
 IBD = frozenset({DiagnosisClass.CROHNS_DISEASE, DiagnosisClass.ULCERATIVE_COLITIS})
 
 
-def age_in_years(facts: PatientFacts) -> int | None:
+def age_range(facts: PatientFacts) -> tuple[int, int] | None:
+    """(youngest, oldest) possible age: a year-only birth date spans two ages (§10)."""
     if facts.birth_date is None:
         return None
-    born, today = facts.birth_date.value, facts.evaluated_on
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return dates.age_range(facts.birth_date.value, facts.evaluated_on)
 
 
 def in_scope(facts: PatientFacts, policy: Policy) -> bool:
-    """Adults only; a missing birth date is evaluated (and the card says so)."""
-    age = age_in_years(facts)
-    return age is None or policy.scope.adult.decide(age) is True
+    """Adults only: every possible age must be adult (a year-only birth date that may be
+    under 18 is out of scope, §10); a missing birth date is evaluated (and the card says so)."""
+    ages = age_range(facts)
+    return ages is None or policy.scope.adult.decide(ages[0]) is True
+
+
+def _age_text(ages: tuple[int, int]) -> str:
+    return str(ages[0]) if ages[0] == ages[1] else f"{ages[0]}-{ages[1]}"
 
 
 def diagnoses(facts: PatientFacts) -> frozenset[DiagnosisClass]:
@@ -38,9 +44,9 @@ def rheumatoid_without_ibd(facts: PatientFacts) -> bool:
 
 def modifiers(facts: PatientFacts, policy: Policy) -> tuple[Note, ...]:
     found = diagnoses(facts)
-    age = age_in_years(facts)
+    ages = age_range(facts)
     notes: list[Note] = []
-    if age is None:
+    if ages is None:
         notes.append(
             Note(
                 NoteCode.BIRTH_DATE_MISSING,
@@ -62,13 +68,16 @@ def modifiers(facts: PatientFacts, policy: Policy) -> tuple[Note, ...]:
                 "Ulcerative colitis: the withdrawal evidence is mostly from Crohn's disease.",
             )
         )
-    if age is not None and _is_male(facts) and policy.modifiers.hstcl.decide(age):
-        notes.append(hstcl_note(policy, f"Male aged {age} ({policy.modifiers.hstcl.text}). "))
-    if age is not None and policy.modifiers.older.decide(age):
+    # A note applies when any possible age falls in its band: notes inform, never decide.
+    if ages is not None and _is_male(facts) and policy.modifiers.hstcl.decide(ages[0]):
+        notes.append(
+            hstcl_note(policy, f"Male aged {_age_text(ages)} ({policy.modifiers.hstcl.text}). ")
+        )
+    if ages is not None and policy.modifiers.older.decide(ages[1]):
         notes.append(
             Note(
                 NoteCode.OLDER_PATIENT,
-                f"Aged {age} ({policy.modifiers.older.text}): higher risk of serious infection"
+                f"Aged {_age_text(ages)} ({policy.modifiers.older.text}): higher risk of serious infection"
                 " and malignancy on combination therapy.",
                 policy.cite(policy.modifiers.older.evidence),
             )

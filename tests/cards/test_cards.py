@@ -25,6 +25,7 @@ from tests.rules.builders import (
     POS,
     antibody,
     at,
+    born_on,
     draft,
     example_1,
     exposure,
@@ -200,7 +201,7 @@ def test_s8_stale_and_unusable_are_named() -> None:
 def test_s8_detail_lists_modifiers_and_evidence_strength() -> None:
     facts = example_1(
         sex=Fact(value="male", reference="Patient/p1"),
-        birth_date=Fact(value=date(1999, 3, 1), reference="Patient/p1"),
+        birth_date=born_on(date(1999, 3, 1)),
     )
     detail = render_card(_one(facts)).detail or ""
     assert "Hepatosplenic T-cell lymphoma (HSTCL)" in detail

@@ -103,13 +103,24 @@ def test_s7_rheumatoid_arthritis_gives_no_ibd_state() -> None:
 def test_s6_birth_date_and_sex() -> None:
     result = build_facts([patient(gender="male")], evaluated_on=TODAY)
     assert result.patient_reference == "Patient/p1"
-    assert result.birth_date is not None and result.birth_date.value == date(1980, 5, 17)
+    assert result.birth_date is not None and result.birth_date.value.earliest == date(1980, 5, 17)
+    assert result.birth_date.value.exact
     assert result.sex is not None and result.sex.value == "male"
     assert result.birth_date.reference == "Patient/p1"
 
 
-def test_s6_partial_birth_date_is_unusable_not_guessed() -> None:
+def test_s10_partial_birth_date_is_an_interval_not_guessed() -> None:
     result = build_facts([patient(birthDate="1980")], evaluated_on=TODAY)
+    assert result.birth_date is not None
+    assert (result.birth_date.value.earliest, result.birth_date.value.latest) == (
+        date(1980, 1, 1),
+        date(1980, 12, 31),
+    )
+    assert result.unusable == ()
+
+
+def test_s10_unreadable_birth_date_is_unusable() -> None:
+    result = build_facts([patient(birthDate="1980-13")], evaluated_on=TODAY)
     assert result.birth_date is None
     [problem] = result.unusable
     assert (problem.topic, problem.reference) == ("patient", "Patient/p1")

@@ -157,7 +157,7 @@ def example_12(example: WorkedExample, facts: PatientFacts) -> None:
     assert_combination_base(example, facts)
     assert facts.sex is not None and facts.sex.value == "male"
     assert facts.birth_date is not None
-    born = facts.birth_date.value
+    born = facts.birth_date.value.earliest
     age = TODAY.year - born.year - ((TODAY.month, TODAY.day) < (born.month, born.day))
     assert age == 27
 

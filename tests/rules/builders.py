@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from fhir_mappings.dates import PartialDate
 from fhir_mappings.facts import (
     Analyte,
     AntibodyStatus,
@@ -70,8 +71,12 @@ def exposure(
     )
 
 
-def birth(age: int) -> Fact[date]:
-    return Fact(value=date(TODAY.year - age, 3, 1), reference="Patient/p1")
+def born_on(value: date) -> Fact[PartialDate]:
+    return Fact(value=PartialDate(value, value, value.isoformat()), reference="Patient/p1")
+
+
+def birth(age: int) -> Fact[PartialDate]:
+    return born_on(date(TODAY.year - age, 3, 1))
 
 
 def example_1(**overrides: Any) -> PatientFacts:

@@ -16,7 +16,7 @@ from cds_service.rules import Criterion, Recommendation, Status, assess, load_po
 from cds_service.rules.window import days_between
 from fhir_mappings.facts import Analyte, AntibodyStatus, Comparator, Fact, Interval, PatientFacts
 
-from .builders import TODAY, antibody, at, day, example_1, lab
+from .builders import TODAY, antibody, at, born_on, day, example_1, lab
 
 POLICIES = st.sampled_from([load_policy("seed-2026"), load_policy("guideline-5")])
 DAYS = st.integers(min_value=0, max_value=400)
@@ -119,9 +119,7 @@ def test_s6_property_modifiers_never_change_outcome(
     (plain,) = assess(facts, policy, hook="patient-view")
     other = replace(
         facts,
-        birth_date=Fact(
-            value=TODAY.replace(year=TODAY.year - 18 - age_offset), reference="Patient/p1"
-        ),
+        birth_date=born_on(TODAY.replace(year=TODAY.year - 18 - age_offset)),
         sex=Fact(value=sex, reference="Patient/p1"),
     )
     (modified,) = assess(other, policy, hook="patient-view")
