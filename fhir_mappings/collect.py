@@ -28,13 +28,13 @@ from fhir_mappings.facts import (
     Unusable,
 )
 from fhir_mappings.medications import MedicationRecord
-from fhir_mappings.topics import Topic
 from fhir_mappings.observations import (
     ANTIBODIES,
     HLA_DQA1,
     THIOPURINE_METABOLISM,
     ObservationFact,
 )
+from fhir_mappings.topics import Topic
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
@@ -66,7 +66,7 @@ class Collected:
     """What the readers found, before it is frozen into PatientFacts."""
 
     unusable: list[Unusable] = field(default_factory=list)
-    observations: dict[str, list[Fact[Any]]] = field(default_factory=dict)
+    observations: dict[Topic, list[Fact[Any]]] = field(default_factory=dict)
     medications: list[MedicationRecord] = field(default_factory=list)
     diagnoses: list[Fact[DiagnosisClass]] = field(default_factory=list)
     states: list[Fact[ConditionState]] = field(default_factory=list)
@@ -102,7 +102,7 @@ class Collected:
         return found
 
     def _not_after(
-        self, facts: Iterable[Fact[Any]], evaluated_on: date, topic: str
+        self, facts: Iterable[Fact[Any]], evaluated_on: date, topic: Topic
     ) -> list[Fact[Any]]:
         """Results collected after the evaluation date are data errors (or a clock or time-zone
         slip); read as the latest, one would override the real latest result."""
@@ -111,7 +111,7 @@ class Collected:
             collected = fact.effective.date() if fact.effective else None
             if collected is not None and collected > evaluated_on + _FUTURE_SLACK:
                 reason = f"collected on {collected}, after {evaluated_on}: a future date"
-                self.unusable.append(Unusable(fact.reference, reason, topic))
+                self.unusable.append(Unusable(fact.reference, reason, topic, fact.effective))
             else:
                 kept.append(fact)
         return kept
@@ -129,13 +129,13 @@ class Collected:
             birth_date=self.birth_date,
             sex=self.sex,
             diagnoses=_newest_first(self.diagnoses),
-            labs=MappingProxyType({a: found[a.value] for a in Analyte if a.value in found}),
+            labs=MappingProxyType({a: found[Topic(a)] for a in Analyte if Topic(a) in found}),
             antibodies=found.get(ANTIBODIES, ()),
             exposures=MappingProxyType(drug_exposures),
             combination=combination(drug_exposures, evaluated_on),
             condition_states=_newest_first(self.states),
             activity_scores=MappingProxyType(
-                {s: found[s.value] for s in ActivityScore if s.value in found}
+                {s: found[Topic(s)] for s in ActivityScore if Topic(s) in found}
             ),
             hla_dqa1_05_carrier=found.get(HLA_DQA1, ()),
             thiopurine_metabolism=found.get(THIOPURINE_METABOLISM, ()),

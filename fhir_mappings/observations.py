@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
+from fhir_mappings.dates import parse_partial
 from fhir_mappings.facts import (
     NORMALISED_UNITS,
     ActivityScore,
@@ -42,11 +43,12 @@ from fhir_mappings.results import (
     shown,
 )
 from fhir_mappings.terminology import Terminology
+from fhir_mappings.topics import Topic
 from fhir_mappings.units import Converted, convert
 
-ANTIBODIES = "antibodies"
-HLA_DQA1 = "hla-dqa1-05"
-THIOPURINE_METABOLISM = "thiopurine-metabolism"
+ANTIBODIES = Topic.ANTIBODIES
+HLA_DQA1 = Topic.HLA_DQA1_05
+THIOPURINE_METABOLISM = Topic.THIOPURINE_METABOLISM
 
 _COUNTED = frozenset({"final", "amended", "corrected"})
 _NEVER_A_FACT = frozenset({"entered-in-error", "cancelled"})
@@ -60,7 +62,7 @@ _DQA1_05_TEST = re.compile(r"DQA1\*\s*05", re.IGNORECASE)
 class ObservationFact:
     """A fact and the topic it informs (an Analyte or ActivityScore value, or a topic above)."""
 
-    topic: str
+    topic: Topic
     fact: Fact[Any]
 
 
@@ -98,22 +100,35 @@ def _listed(
 def _read(
     resource: JSON, reference: str, recognised: tuple[str, MatchedBy], terminology: Terminology
 ) -> ObservationFact | Unusable | None:
-    topic, matched_by = recognised
+    topic, matched_by = Topic(recognised[0]), recognised[1]
     status = text(resource.get("status"))
     if status in _NEVER_A_FACT:
         return None
+    raw_effective = period_start(resource, "effective")
+    effective = parse_datetime(raw_effective)
+    # An unreadable result still happened (§10): it keeps its topic and date, partial or not.
+    when = effective or _latest_moment(raw_effective)
+
+    def unusable(reason: str) -> Unusable:
+        return Unusable(reference, reason, topic, when)
+
     if status not in _COUNTED:
-        return Unusable(reference, f"status {status or 'missing'!r} is not a final result", topic)
-    effective = parse_datetime(period_start(resource, "effective"))
+        return unusable(f"status {status or 'missing'!r} is not a final result")
     if effective is None:
-        return Unusable(reference, "no full collection date (effective[x])", topic)
+        shown = f" {text(raw_effective)!r}" if text(raw_effective) else ""
+        return unusable(f"collection date{shown} is not a full date (effective[x])")
     base = _Base(reference, effective, parse_datetime(resource.get("issued")), matched_by)
     outcome = _read_value(resource, topic, base, terminology)
     if isinstance(outcome, str):
         absent = names(resource.get("dataAbsentReason"))
-        reason = f"no value ({absent[0]})" if absent and outcome == NO_VALUE else outcome
-        return Unusable(reference, reason, topic)
+        return unusable(f"no value ({absent[0]})" if absent and outcome == NO_VALUE else outcome)
     return ObservationFact(topic, outcome)
+
+
+def _latest_moment(raw: object) -> datetime | None:
+    """The last moment a partial date ("2026-11") may stand for: as new as it could be."""
+    partial = parse_partial(raw)
+    return datetime.combine(partial.latest, time.max, tzinfo=UTC) if partial else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from cds_service.rules.window import (
 )
 from fhir_mappings.facts import Analyte, AntibodyStatus, Fact, PatientFacts
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
 _LAB_NEEDS = {
     Analyte.INFLIXIMAB_LEVEL: (Need.INFLIXIMAB_LEVEL,),
     Analyte.CRP: (Need.CRP,),
@@ -72,9 +73,11 @@ def _latest_lab(
         to_obtain=_LAB_NEEDS[analyte],
         evidence=policy.cite(threshold.evidence),
     )
-    if fresh:
-        base = _judge_latest(base, simultaneous(fresh), threshold)
-    return with_unusable(facts, base)
+    if not fresh:
+        return with_unusable(facts, base, latest_since=_NEVER)
+    judged = _judge_latest(base, simultaneous(fresh), threshold)
+    # §10: an unreadable record as new as the latest readable one may be the real latest.
+    return with_unusable(facts, judged, latest_since=fresh[0].effective)
 
 
 def _judge_latest(

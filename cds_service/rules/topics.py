@@ -1,48 +1,98 @@
-"""Which data each criterion rests on, named in the vocabulary of `Unusable.topic` (an Analyte
-or ActivityScore value, a DrugClass value, "antibodies", "hla-dqa1-05", "remission").
+"""Which data each criterion rests on (`Topic`), and the one place doubt reaches a criterion.
 
-Two things follow from it: records on file that could not be read are named in the criterion
-they would have informed, and a criterion whose data could not all be obtained (a failed or
-truncated fetch) is never met, since the missing part may hold the result that fails it.
+Three things follow from it:
+
+- A record on file that could not be read still happened (decision-spec §10): it takes part in
+  its criterion as "a result of unknown value at this date". `with_unusable` is applied to
+  every criterion, so no rule can forget it: an unreadable record that may be the one that
+  decides turns met into unknown (and, for a latest-result criterion, not-met too), names the
+  record with its date and why, and asks to repeat the test. It never makes anything met.
+- A criterion whose data could not all be obtained (a failed or truncated fetch) is never
+  met, since the missing part may hold the result that fails it (`unless_incomplete`).
+- The vocabulary is `Topic`, shared with the mappings and prefetch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import replace
+from datetime import datetime
 
-from cds_service.rules.assessment import Criterion, CriterionResult, Status
+from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
 from cds_service.rules.window import unusable_for, unusable_text
-from fhir_mappings.facts import ActivityScore, Analyte, DrugClass, PatientFacts
+from fhir_mappings.facts import PatientFacts, Unusable
+from fhir_mappings.topics import ACTIVITY_SCORES, Topic
 
-_LEVEL = (Analyte.INFLIXIMAB_LEVEL.value,)
-_ANTIBODIES = ("antibodies",)
+_LEVEL = (Topic.INFLIXIMAB_LEVEL,)
+_ANTIBODIES = (Topic.ANTIBODIES,)
 
-TOPICS: dict[Criterion, tuple[str, ...]] = {
+TOPICS: dict[Criterion, tuple[Topic, ...]] = {
     Criterion.TROUGH: _LEVEL,
     Criterion.ANTIBODIES: _ANTIBODIES,
-    Criterion.DURATION: (DrugClass.INFLIXIMAB.value, DrugClass.THIOPURINE.value),
-    Criterion.CRP: (Analyte.CRP.value,),
-    Criterion.PLATELETS: (Analyte.PLATELETS.value,),
-    Criterion.REMISSION: (
-        "remission",
-        DrugClass.CORTICOSTEROID.value,
-        *(score.value for score in ActivityScore),
-    ),
-    Criterion.HLA_DQA1_05: ("hla-dqa1-05",),
+    Criterion.DURATION: (Topic.INFLIXIMAB, Topic.THIOPURINE),
+    Criterion.CRP: (Topic.CRP,),
+    Criterion.PLATELETS: (Topic.PLATELETS,),
+    Criterion.REMISSION: (Topic.REMISSION, Topic.CORTICOSTEROID, *ACTIVITY_SCORES),
+    Criterion.HLA_DQA1_05: (Topic.HLA_DQA1_05,),
     Criterion.ANTIBODIES_AFTER_STOP: _ANTIBODIES,
     Criterion.TROUGH_AFTER_STOP: _LEVEL,
     Criterion.TROUGH_DROP: _LEVEL,
 }
 
+# What to obtain when an unreadable record leaves a criterion unknown: the repeat test.
+REPEAT: dict[Criterion, tuple[Need, ...]] = {
+    Criterion.TROUGH: (Need.INFLIXIMAB_LEVEL,),
+    Criterion.ANTIBODIES: (Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES),
+    Criterion.DURATION: (Need.THERAPY_START_DATES,),
+    Criterion.CRP: (Need.CRP,),
+    Criterion.PLATELETS: (Need.PLATELETS,),
+    Criterion.REMISSION: (Need.REMISSION_ASSESSMENT,),
+    Criterion.HLA_DQA1_05: (),
+    Criterion.ANTIBODIES_AFTER_STOP: (Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES),
+    Criterion.TROUGH_AFTER_STOP: (Need.INFLIXIMAB_LEVEL,),
+    Criterion.TROUGH_DROP: (Need.INFLIXIMAB_LEVEL,),
+}
 
 NEVER_UNKNOWN = frozenset({Criterion.HLA_DQA1_05})
 
 
-def with_unusable(facts: PatientFacts, result: CriterionResult) -> CriterionResult:
-    """Name, in the criterion itself, the records on file that could have informed it."""
+def with_unusable(
+    facts: PatientFacts,
+    result: CriterionResult,
+    *,
+    latest_since: datetime | None = None,
+    history_since: datetime | None = None,
+) -> CriterionResult:
+    """`result` with the unreadable records of its topics named and weighed (§10).
+
+    History criteria ("never positive", "not a carrier", remission, duration) weigh every
+    unreadable record of their topics, or those dated after `history_since` (pathway B looks
+    only after the stop): one may be the positive, so met becomes unknown. Latest-result
+    criteria pass `latest_since`, the collection time of the result they judged: an unreadable
+    record as new or newer, or undated, may be the real latest result, so the criterion is
+    unknown whatever the older result says.
+    """
     unusable = unusable_for(facts, TOPICS[result.id])
-    return replace(result, unusable=unusable, note=result.note + unusable_text(unusable))
+    named = replace(result, unusable=unusable, note=result.note + unusable_text(unusable))
+    if latest_since is not None:
+        doubtful = tuple(u for u in unusable if _not_older(u, latest_since))
+        decided = named.status is not Status.UNKNOWN
+    else:
+        doubtful = tuple(u for u in unusable if _not_older(u, history_since))
+        decided = named.status is Status.MET
+    if not doubtful or not decided:
+        return named
+    return replace(
+        named,
+        status=Status.UNKNOWN,
+        note=named.note + " An unreadable record may decide this criterion: repeat or correct it.",
+        to_obtain=tuple(dict.fromkeys((*named.to_obtain, *REPEAT[result.id]))),
+    )
+
+
+def _not_older(unusable: Unusable, since: datetime | None) -> bool:
+    """Whether an unreadable record may be at least as new as `since` (undated: it may)."""
+    return since is None or unusable.effective is None or unusable.effective >= since
 
 
 def unless_incomplete(result: CriterionResult, incomplete: Collection[str]) -> CriterionResult:
@@ -50,7 +100,8 @@ def unless_incomplete(result: CriterionResult, incomplete: Collection[str]) -> C
 
     Not-met stays not-met: more data cannot undo a failing result already seen, and the
     conservative outcome (keep the combination) does not depend on what is missing. HLA-DQA1*05
-    is never unknown (decision-spec §3: testing is not required), so it only says so.
+    is never unknown for missing data (decision-spec §3: testing is not required), so it only
+    says so; an HLA record that is on file but unreadable is another matter (`with_unusable`).
     """
     missing = [topic for topic in TOPICS[result.id] if topic in incomplete]
     if result.status is not Status.MET or not missing:

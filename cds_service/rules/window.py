@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from cds_service.rules.policy import Threshold, unit_text
 from fhir_mappings.facts import Fact, PatientFacts, Unusable
+from fhir_mappings.topics import Topic
 
 F = TypeVar("F", bound=Fact[Any])
 
@@ -68,13 +69,32 @@ def describe_all(facts: Iterable[Fact[Any]]) -> str:
     return "; ".join(describe(f) for f in facts)
 
 
-def unusable_for(facts: PatientFacts, topics: Iterable[str]) -> tuple[Unusable, ...]:
-    wanted = set(topics)
-    return tuple(u for u in facts.unusable if u.topic in wanted)
+def unusable_for(facts: PatientFacts, topics: Iterable[Topic]) -> tuple[Unusable, ...]:
+    """The unreadable records of `topics`, newest first (undated first: they may be newest),
+    in an order that does not depend on the order the records arrived in."""
+    wanted = frozenset(topics)
+    found = [u for u in facts.unusable if u.topic in wanted]
+    return tuple(sorted(found, key=_newest_first_key))
+
+
+def _newest_first_key(unusable: Unusable) -> tuple[bool, float, str, str]:
+    when = unusable.effective
+    return (
+        when is not None,
+        -when.timestamp() if when else 0.0,
+        unusable.reference or "",
+        unusable.reason,
+    )
+
+
+def unusable_source(unusable: Unusable) -> str:
+    """'Observation/1 (2026-10-01)': an unreadable record and the date it still carries."""
+    when = unusable.effective.date().isoformat() if unusable.effective else "undated"
+    return f"{unusable.reference or 'a record'} ({when})"
 
 
 def unusable_text(unusable: Sequence[Unusable]) -> str:
     if not unusable:
         return ""
-    named = "; ".join(f"{u.reference or 'a record'}: {u.reason}" for u in unusable)
+    named = "; ".join(f"{unusable_source(u)}: {u.reason}" for u in unusable)
     return f" Not usable: {named}."

@@ -126,7 +126,7 @@ def test_rule_unusable_record_named_in_its_criterion_only() -> None:
     )
     result = crp(facts, SEED)
     assert [u.reference for u in result.unusable] == ["Observation/crp-x"]
-    assert "Observation/crp-x: unit 'mmol/L' cannot be converted" in result.note
+    assert "Observation/crp-x (undated): unit 'mmol/L' cannot be converted" in result.note
     assert platelets(facts, SEED).unusable == ()
 
 
