@@ -77,8 +77,8 @@ def modifiers(facts: PatientFacts, policy: Policy) -> tuple[Note, ...]:
         notes.append(
             Note(
                 NoteCode.OLDER_PATIENT,
-                f"Aged {_age_text(ages)} ({policy.modifiers.older.text}): higher risk of serious infection"
-                " and malignancy on combination therapy.",
+                f"Aged {_age_text(ages)} ({policy.modifiers.older.text}): higher risk of serious"
+                " infection and malignancy on combination therapy.",
                 policy.cite(policy.modifiers.older.evidence),
             )
         )
