@@ -1,0 +1,159 @@
+"""Decision-spec §10 through the real app: every flaw of the catalogue, in prefetch mode (the
+EHR sends what the advertised templates return) and in fallback mode (no prefetch: the service
+queries a loopback FHIR server that serves the flawed record).
+
+The card's `extension["aza-advisor"]["recommendation"]` is never `withdrawal-candidate` for a
+flaw the spec does not ignore, and is `withdrawal-candidate` for an ignored flaw and for the
+clean record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cds_service.prefetch import PrefetchTemplate
+from tests.adversarial.flaws import FLAWS, NAMES, OTHER_PATIENT, apply_flaw, example_resources
+from tests.conftest import TODAY, ConformantClient
+from tests.fixtures.worked_examples import WorkedExample, worked_example
+from tests.prefetch.fhir_server import FhirTestServer, RecordedRequest, ehr_prefetch
+from tests.test_worked_examples_http import advice, call, context_of
+
+Resource = dict[str, Any]
+
+WITHDRAWAL = "withdrawal-candidate"
+SERVICE = "aza-withdrawal-patient-view"
+
+
+class LeakyFhirServer(FhirTestServer):
+    """The loopback test server, with two changes: its Observation searches also return the
+    records of another patient (the EHR bug §10 "whose record" guards against), and `_sort`
+    accepts partial dates ("2026-11", sorted by their first instant, as real servers accept
+    them; the base server's sort raises on them and drops the connection)."""
+
+    def __init__(self, resources: list[Resource]) -> None:
+        own = [r for r in resources if not _foreign(r)]
+        super().__init__(own)
+        self.leaked = [r for r in resources if _foreign(r)]
+
+    def answer(self, request: RecordedRequest) -> tuple[int, bytes]:
+        status, body = super().answer(request)
+        if not self.leaked or status != 200 or request.resource_type != "Observation":
+            return status, body
+        bundle = json.loads(body)
+        if bundle.get("resourceType") != "Bundle":
+            return status, body
+        for resource in self.leaked:
+            bundle.setdefault("entry", []).append(
+                {
+                    "fullUrl": f"{self.base_url}/Observation/{resource['id']}",
+                    "resource": resource,
+                    "search": {"mode": "match"},
+                }
+            )
+        return status, json.dumps(bundle).encode()
+
+    def _search(
+        self, resource_type: str, params: Mapping[str, list[str]], page: int
+    ) -> tuple[int, bytes]:
+        sort = params.get("_sort", [""])[0]
+        unsorted = {name: values for name, values in params.items() if name != "_sort"}
+        status, body = super()._search(resource_type, unsorted, page)
+        if status != 200 or not sort:
+            return status, body
+        bundle = json.loads(body)
+        for key in reversed(sort.split(",")):
+            bundle["entry"].sort(
+                key=lambda e, k=key: _first_instant(e["resource"], k.lstrip("-")),
+                reverse=key.startswith("-"),
+            )
+        return status, json.dumps(bundle).encode()
+
+
+def _first_instant(resource: Resource, parameter: str) -> str:
+    """A sortable key for date-ish search parameters: the value's text in UTC, partial dates
+    padded to their first instant."""
+    fields = {"date": ("effectiveDateTime", "issued"), "authoredon": ("authoredOn",)}
+    for field in fields.get(parameter, ("effectiveDateTime",)):
+        value = resource.get(field)
+        if isinstance(value, str):
+            padded = (value + "-01-01"[len(value) - 4 :]) if len(value) < 10 else value
+            parsed = datetime.fromisoformat(padded)
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC).isoformat()
+    return ""
+
+
+def _foreign(resource: Resource) -> bool:
+    subject = resource.get("subject") or {}
+    return subject.get("reference") == f"Patient/{OTHER_PATIENT}"
+
+
+def flawed_example(name: str | None) -> tuple[WorkedExample, bool, str | None]:
+    example = worked_example(1, today=TODAY)
+    if name is None:
+        return dataclasses.replace(example, resources=example_resources(TODAY)), True, None
+    flawed = apply_flaw(name, example.resources, TODAY)
+    return (
+        dataclasses.replace(example, resources=flawed.resources),
+        flawed.ignored,
+        flawed.reference,
+    )
+
+
+@pytest.fixture(scope="module")
+def advertised(clinical: ConformantClient) -> dict[str, PrefetchTemplate]:
+    """The prefetch templates the app advertises in discovery (with the site's lab codes)."""
+    services = clinical.get("/cds-services").json()["services"]
+    [service] = [s for s in services if s["id"] == SERVICE]
+    return {
+        key: PrefetchTemplate(key, template, False, key, frozenset())
+        for key, template in service["prefetch"].items()
+    }
+
+
+def recommendations(response: dict[str, Any]) -> list[str]:
+    return [advice(card)["recommendation"] for card in response["cards"]]
+
+
+def check(name: str | None, response: dict[str, Any], ignored: bool, reference: str | None) -> None:
+    found = recommendations(response)
+    if ignored:
+        assert found == [WITHDRAWAL], (name, found)
+        return
+    assert WITHDRAWAL not in found, (name, found)
+    if name == "birth_year_only_possibly_17":
+        assert response["cards"] == [], (name, found)
+    elif reference is not None:  # the flawed record is named on the card
+        assert any(reference in card["detail"] for card in response["cards"]), (name, found)
+
+
+CASES = [None, *NAMES]
+IDS = ["clean", *(f"{FLAWS[n].bullet.replace(' ', '_')}-{n}" for n in NAMES)]
+
+
+@pytest.mark.parametrize("name", CASES, ids=IDS)
+def test_s10_http_prefetch_flawed_record_never_withdraw(
+    clinical: ConformantClient, advertised: dict[str, PrefetchTemplate], name: str | None
+) -> None:
+    example, ignored, reference = flawed_example(name)
+    with LeakyFhirServer(example.resources) as server:
+        prefetch = ehr_prefetch(server, advertised, context_of(example))
+        response = call(clinical, example, server, prefetch)
+    check(name, response, ignored, reference)
+
+
+@pytest.mark.parametrize("name", CASES, ids=IDS)
+def test_s10_http_fallback_flawed_record_never_withdraw(
+    clinical: ConformantClient, name: str | None
+) -> None:
+    example, ignored, reference = flawed_example(name)
+    with LeakyFhirServer(example.resources) as server:
+        response = call(clinical, example, server, None)
+        assert server.requests  # the service did query the FHIR server itself
+    check(name, response, ignored, reference)
