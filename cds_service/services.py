@@ -7,6 +7,8 @@ Each step is a function of the previous one's output; this module only chains th
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +32,8 @@ from cds_service.settings import Settings
 from fhir_mappings import MappingConfig, build_facts, warm_up
 
 Clock = Callable[[], date]
+
+_log = logging.getLogger("cds_service.services")
 
 _USAGE = (
     "Reads the patient's infliximab, thiopurine, corticosteroid and other medication records, "
@@ -155,7 +159,15 @@ class _Pipeline:
             draft_orders=_draft_orders(request.context),
             selections=request.context.get("selections") or (),
             config=self.mapping,
+            patient_id=context.patientId,
         )
+        if facts.foreign:
+            # A count only: the other patient's identifiers are PHI and stay out of the log.
+            _log.warning(
+                "records of another patient dropped hookInstance=%s count=%d",
+                json.dumps(request.hookInstance),
+                len(facts.foreign),
+            )
         incomplete = incomplete_topics(data, self.templates)
         assessments = advise(facts, self.policy, hook=request.hook, incomplete=incomplete)
         cards = render_cards(

@@ -7,7 +7,7 @@ JSON input: an unexpected failure inside one reader is itself reported as that e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -51,19 +51,24 @@ def build_facts(
     draft_orders: Iterable[Mapping[str, Any]] = (),
     selections: Iterable[str] = (),
     config: MappingConfig | None = None,
+    patient_id: str | None = None,
 ) -> PatientFacts:
     """Map a request's FHIR resources (Bundles of any type are flattened) to `PatientFacts`.
 
     `draft_orders` are the hook context's draftOrders (a Bundle, its entries, or resources);
-    `selections` the order-select selections ("MedicationRequest/id").
+    `selections` the order-select selections ("MedicationRequest/id"). `patient_id` is the
+    hook context's patientId: every resource used must belong to it (§10), whether or not the
+    Patient resource arrived; without it the Patient resource's id is the owner.
     """
     config = config or _DEFAULT_CONFIG
     collected = Collected()
     entries = list(_flatten(_as_list(resources, collected), collected))
     drafts = list(_flatten(_as_list(draft_orders, collected), collected))
     media = _medication_index([*entries, *drafts])
-    patient = next((e for e in entries if e.resource.get("resourceType") == "Patient"), None)
-    owner = patient.reference if patient else None
+    owner = _owner(patient_id)
+    patient = next((e for e in entries if _is_patient(e, owner)), None)
+    owner = owner or (patient.reference if patient else None)
+    aliases = {owner, patient.full_url if patient else None} - {None}
     chosen = {
         relative_reference(s) or s for s in _as_list(selections, collected) if isinstance(s, str)
     }
@@ -75,12 +80,15 @@ def build_facts(
         _read_draft(entry, collected, config, media, chosen)
 
     for entry in entries:
-        if problem := _foreign(entry, owner):
-            collected.unusable.append(problem)
+        if problem := _foreign(entry, owner, aliases):
+            collected.foreign.append(problem)
         else:
             _guarded(entry, collected, read_entry)
-    for entry in drafts:
-        _guarded(entry, collected, read_draft)
+    for entry in drafts:  # the hook's own drafts: a missing subject is the context's patient
+        if problem := _foreign(entry, owner, aliases, subject_required=False):
+            collected.foreign.append(problem)
+        else:
+            _guarded(entry, collected, read_draft)
     return collected.facts(evaluated_on, owner, config)
 
 
@@ -157,12 +165,49 @@ def _medication_index(entries: Iterable[_Entry]) -> dict[str, JSON]:
     return index
 
 
-def _foreign(entry: _Entry, owner: str | None) -> Unusable | None:
-    """Another patient's record in this request is reported, never read as this patient's."""
-    subject = relative_reference(entry.resource.get("subject") or entry.resource.get("patient"))
-    if owner and subject and subject.startswith("Patient/") and subject != owner:
-        return Unusable(entry.reference, f"belongs to {subject}, not {owner}")
-    return None
+def _owner(patient_id: str | None) -> str | None:
+    """'Patient/<id>' of the hook context's patientId (given bare, relative or absolute)."""
+    raw = text(patient_id)
+    if raw is None:
+        return None
+    return relative_reference(raw) if "/" in raw else f"Patient/{raw}"
+
+
+def _is_patient(entry: _Entry, owner: str | None) -> bool:
+    return entry.resource.get("resourceType") == "Patient" and owner in (None, entry.reference)
+
+
+# Resources that are not about a patient, read wherever they come from.
+_UNOWNED = frozenset({"Medication"})
+
+
+def _foreign(
+    entry: _Entry,
+    owner: str | None,
+    aliases: Collection[str | None],
+    *,
+    subject_required: bool = True,
+) -> Unusable | None:
+    """Another patient's record, or one whose patient cannot be told, never counts (§10).
+
+    `aliases` are the owner's reference and the Patient entry's fullUrl (a transaction Bundle
+    may point at it as "urn:uuid:..."). The other patient's id is not repeated: the reason
+    reaches this patient's card."""
+    kind = entry.resource.get("resourceType")
+    if owner is None or kind in _UNOWNED:
+        return None
+    if kind == "Patient":
+        subject: str | None = entry.reference
+    else:
+        raw = mapping(entry.resource.get("subject") or entry.resource.get("patient"))
+        literal = text(raw.get("reference")) if raw else None
+        if literal is None and not subject_required:
+            return None
+        subject = literal if literal in aliases else relative_reference(literal)
+    if subject in aliases:
+        return None
+    why = "belongs to another patient" if subject else "names no patient (subject)"
+    return Unusable(entry.reference, f"{why}: not read as {owner}'s record")
 
 
 def _read(

@@ -66,6 +66,7 @@ class Collected:
     """What the readers found, before it is frozen into PatientFacts."""
 
     unusable: list[Unusable] = field(default_factory=list)
+    foreign: list[Unusable] = field(default_factory=list)
     observations: dict[Topic, list[Fact[Any]]] = field(default_factory=dict)
     medications: list[MedicationRecord] = field(default_factory=list)
     diagnoses: list[Fact[DiagnosisClass]] = field(default_factory=list)
@@ -141,4 +142,5 @@ class Collected:
             thiopurine_metabolism=found.get(THIOPURINE_METABOLISM, ()),
             draft_orders=tuple(self.drafts),
             unusable=tuple(self.unusable),
+            foreign=tuple(self.foreign),
         )

@@ -194,6 +194,7 @@ class PatientFacts:
     thiopurine_metabolism: tuple[Fact[str], ...] = ()  # TPMT / NUDT15 genotype or activity
     draft_orders: tuple[DraftOrder, ...] = ()
     unusable: tuple[Unusable, ...] = ()
+    foreign: tuple[Unusable, ...] = ()  # other patients' records (or unowned): dropped, counted
 
     def lab(self, analyte: Analyte) -> tuple[Fact[float], ...]:
         return self.labs.get(analyte, ())

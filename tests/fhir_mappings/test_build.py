@@ -71,7 +71,47 @@ def test_another_patients_record_is_reported_not_read() -> None:
     foreign = lab("o1", "1988-5", 2, "mg/L", subject={"reference": "Patient/someone-else"})
     result = build_facts([patient(), foreign], evaluated_on=TODAY)
     assert result.lab(Analyte.CRP) == ()
-    assert result.unusable[0].reason == "belongs to Patient/someone-else, not Patient/p1"
+    assert [u.reference for u in result.foreign] == ["Observation/o1"]
+    assert "someone-else" not in result.foreign[0].reason  # it reaches this patient's card
+
+
+@pytest.mark.parametrize("with_patient", [True, False])
+def test_s10_whose_record_context_patient_id_decides(with_patient: bool) -> None:
+    """§10: another patient's newer CRP never counts, whether or not the Patient arrived."""
+    mine = lab("o1", "1988-5", 2, "mg/L", days_ago=20)
+    theirs = lab("o2", "1988-5", 40, "mg/L", days_ago=1, subject={"reference": "Patient/p2"})
+    resources = [patient(), mine, theirs] if with_patient else [mine, theirs]
+    result = build_facts(resources, evaluated_on=TODAY, patient_id="p1")
+    assert [f.reference for f in result.lab(Analyte.CRP)] == ["Observation/o1"]
+    assert [u.reference for u in result.foreign] == ["Observation/o2"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"reference": "https://ehr.example.org/fhir/Patient/p1"},
+        {"reference": "Patient/p1/_history/3"},
+        {"reference": "Patient/p1"},
+    ],
+)
+def test_s10_whose_record_relative_or_absolute_reference(subject: dict[str, str]) -> None:
+    result = build_facts(
+        [lab("o1", "1988-5", 2, "mg/L", subject=subject)], evaluated_on=TODAY, patient_id="p1"
+    )
+    assert len(result.lab(Analyte.CRP)) == 1 and result.foreign == ()
+
+
+def test_s10_whose_record_no_subject_never_counts() -> None:
+    record = lab("o1", "1988-5", 2, "mg/L")
+    del record["subject"]
+    result = build_facts([record], evaluated_on=TODAY, patient_id="p1")
+    assert result.lab(Analyte.CRP) == () and len(result.foreign) == 1
+
+
+def test_s10_whose_record_other_patient_resource_is_not_the_patient() -> None:
+    other = patient(id="p2", birthDate="2015-01-01")
+    result = build_facts([other], evaluated_on=TODAY, patient_id="p1")
+    assert result.birth_date is None and result.patient_reference == "Patient/p1"
 
 
 def test_patient_facts_are_immutable() -> None:
