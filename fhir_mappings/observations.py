@@ -44,7 +44,7 @@ from fhir_mappings.results import (
 )
 from fhir_mappings.terminology import Terminology
 from fhir_mappings.topics import Topic
-from fhir_mappings.units import Converted, convert
+from fhir_mappings.units import Converted, convert, ucum_code
 
 ANTIBODIES = Topic.ANTIBODIES
 HLA_DQA1 = Topic.HLA_DQA1_05
@@ -56,6 +56,12 @@ _ANALYTES = {a.value: a for a in Analyte}
 _SCORES = {s.value: s for s in ActivityScore}
 _DQA1_ALLELE = re.compile(r"(?:HLA-)?DQA1\*\s*(\d{2})", re.IGNORECASE)
 _DQA1_05_TEST = re.compile(r"DQA1\*\s*05", re.IGNORECASE)
+_CLAUSE = re.compile(r"[;,|\n]|\band\b", re.IGNORECASE)
+_ABSENT = re.compile(
+    r"\b(not\s+(detected|present|found|identified|carried)|negative|absent|undetected|"
+    r"non-?carrier|no)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +206,29 @@ def _analyte(
     converted = convert(quantity, NORMALISED_UNITS[analyte], terminology.molar.get(analyte.value))
     if not isinstance(converted, Converted):
         return converted
+    implausible = _implausible(converted, quantity, terminology.plausible.get(analyte.value))
+    if implausible:
+        return implausible
     return _fact(
         base, converted.value, unit=converted.unit, comparator=bound, display=shown(quantity)
     )
+
+
+def _implausible(
+    converted: Converted, quantity: JSON, bounds: tuple[float, float] | None
+) -> str | None:
+    """Why a value outside physiological bounds cannot be read (decision-spec §10): typed in
+    the wrong unit, or not a measurement at all; after a conversion, most likely the unit."""
+    if bounds is None or bounds[0] <= converted.value <= bounds[1]:
+        return None
+    low, high = bounds
+    limits = f"{low:g}-{high:g} {converted.unit}"
+    if ucum_code(quantity) != converted.unit:
+        return (
+            f"{shown(quantity)} is {converted.value:g} {converted.unit}, outside "
+            f"physiological bounds ({limits}): probable unit error"
+        )
+    return f"{shown(quantity)} is outside physiological bounds ({limits})"
 
 
 def _antibodies(resource: JSON, base: _Base, terminology: Terminology) -> Fact[Any] | str:
@@ -233,9 +259,13 @@ def _result_strings(resource: JSON, terminology: Terminology, *, codes: bool) ->
 
 def _hla(resource: JSON, base: _Base, terminology: Terminology) -> Fact[Any] | str:
     strings = _result_strings(resource, terminology, codes=True)
-    alleles = [m for s in strings for m in _DQA1_ALLELE.findall(s)]
-    if alleles:
-        return _fact(base, "05" in alleles, display="; ".join(strings))
+    present, absent = _dqa1_alleles(strings)
+    if "05" in present and "05" in absent:
+        return "result says both that HLA-DQA1*05 is present and that it is not"
+    if present or "05" in absent:
+        return _fact(base, "05" in present, display="; ".join(strings))
+    if absent:
+        return "result names only absent alleles, not whether HLA-DQA1*05 is present"
     if any(_DQA1_05_TEST.search(name) for name in names(resource.get("code"))):
         # A test for DQA1*05 itself, reported like any qualitative result.
         verdicts = {status: said for status, said in qualitative(resource, terminology)}
@@ -243,6 +273,21 @@ def _hla(resource: JSON, base: _Base, terminology: Terminology) -> Fact[Any] | s
             status, said = verdicts.popitem()
             return _fact(base, status is AntibodyStatus.POSITIVE, display=said)
     return NO_VALUE if has_no_value(resource) else "no HLA-DQA1 allele in the result"
+
+
+def _dqa1_alleles(strings: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The DQA1 allele groups a result says are present, and those it says are absent.
+
+    Read clause by clause (decision-spec §10): "HLA-DQA1*05 not detected" and "negative for
+    DQA1*05" name an absent allele; "DQA1*01:01/DQA1*05:05" lists two present ones.
+    """
+    present: set[str] = set()
+    absent: set[str] = set()
+    for string in strings:
+        for clause in _CLAUSE.split(string):
+            alleles = _DQA1_ALLELE.findall(clause)
+            (absent if _ABSENT.search(clause) else present).update(alleles)
+    return frozenset(present), frozenset(absent)
 
 
 def _metabolism(resource: JSON, base: _Base, terminology: Terminology) -> Fact[Any] | str:

@@ -41,13 +41,16 @@ def text(value: object) -> str | None:
 
 
 def number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if not isinstance(value, int | float | str):
+    """A finite JSON number, or None.
+
+    A string such as "13.2" or a boolean is invalid FHIR for a decimal and is not guessed at
+    (decision-spec §10, plausibility): the result becomes unusable instead of being read.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        parsed = float(value.strip() if isinstance(value, str) else value)
-    except (ValueError, OverflowError):
+        parsed = float(value)
+    except OverflowError:  # an integer beyond the float range
         return None
     return parsed if math.isfinite(parsed) else None
 

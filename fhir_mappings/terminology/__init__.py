@@ -101,6 +101,7 @@ class Terminology:
     antibody_codes: Mapping[Coding, AntibodyStatus]
     antibody_names: tuple[tuple[re.Pattern[str], AntibodyStatus], ...]
     molar: Mapping[str, tuple[str, float]]  # topic -> (molar UCUM unit, per normalised unit)
+    plausible: Mapping[str, tuple[float, float]]  # topic -> (low, high) in the normalised unit
     canonical: Mapping[str, str] = field(default_factory=dict)  # alias -> first URI, as written
 
     def search_tokens(self, topic: str) -> tuple[str, ...]:
@@ -175,6 +176,11 @@ def _load(extra_files: tuple[Path, ...]) -> Terminology:
             topic: (str(spec["unit"]), float(spec["per_normalised_unit"]))
             for doc in documents
             for topic, spec in doc.get("molar", {}).items()
+        },
+        plausible={
+            topic: (float(spec["low"]), float(spec["high"]))
+            for doc in documents
+            for topic, spec in doc.get("plausible", {}).items()
         },
     )
 

@@ -142,11 +142,50 @@ def test_s7_comparator_is_kept_and_value_converted() -> None:
 
 
 def test_s7_unconvertible_unit_makes_the_result_unusable() -> None:
-    result = facts(lab("o1", "1988-5", 2, "U/L"), lab("o2", "777-3", 260, "10*3/mL"))
+    result = facts(lab("o1", "1988-5", 2, "U/L"), lab("o2", "777-3", 0.26, "10*6/uL"))
     assert result.lab(Analyte.CRP) == ()
     assert {u.topic for u in result.unusable} == {"crp"}
     assert "cannot be converted" in result.unusable[0].reason
-    assert result.lab(Analyte.PLATELETS)[0].value == 0.26
+    assert result.lab(Analyte.PLATELETS)[0].value == 260
+
+
+@pytest.mark.parametrize(
+    ("loinc", "value", "unit"),
+    [
+        ("1988-5", -5, "mg/L"),
+        ("1988-5", 501, "mg/L"),
+        ("777-3", -240, "10*3/uL"),
+        ("777-3", 0.5, "10*9/L"),
+        ("777-3", 2001, "10*9/L"),
+        ("39803-2", 1e308, "mg/L"),
+        ("39803-2", -0.1, "ug/mL"),
+    ],
+)
+def test_s10_plausibility_out_of_bounds_is_unusable(loinc: str, value: float, unit: str) -> None:
+    result = facts(lab("o1", loinc, value, unit))
+    assert not any(result.labs.values())
+    assert "outside physiological bounds" in result.unusable[0].reason
+
+
+@pytest.mark.parametrize(
+    ("loinc", "value"), [("1988-5", 0), ("1988-5", 500), ("777-3", 1), ("777-3", 2000)]
+)
+def test_s10_plausibility_bounds_are_inclusive(loinc: str, value: float) -> None:
+    unit = "mg/L" if loinc == "1988-5" else "10*9/L"
+    assert facts(lab("o1", loinc, value, unit)).unusable == ()
+
+
+def test_s10_plausibility_converted_out_of_bounds_is_a_probable_unit_error() -> None:
+    result = facts(lab("o1", "1988-5", 60, "mg/dL"))  # 600 mg/L: typed as mg/L, sent as mg/dL
+    assert result.lab(Analyte.CRP) == ()
+    assert "probable unit error" in result.unusable[0].reason
+
+
+@pytest.mark.parametrize("value", ["13.2", True])
+def test_s10_plausibility_value_not_a_json_number_is_unusable(value: object) -> None:
+    result = facts(lab("o1", "39803-2", value, "mg/L"))  # type: ignore[arg-type]  # on purpose
+    assert result.lab(Analyte.INFLIXIMAB_LEVEL) == ()
+    assert result.unusable[0].topic == "infliximab-level"
 
 
 def test_s7_display_text_unit_is_unusable_not_guessed() -> None:
@@ -314,6 +353,28 @@ def test_s7_worded_antibody_result_is_read() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("said", "status"),
+    [
+        ("Positive (38 AU/mL)", AntibodyStatus.POSITIVE),
+        ("Detected: 12 U/mL", AntibodyStatus.POSITIVE),
+        ("Negative (<5 AU/mL)", AntibodyStatus.NEGATIVE),
+        ("Negative for anti-infliximab antibodies", AntibodyStatus.NEGATIVE),
+        ("No antibodies detected", AntibodyStatus.NEGATIVE),
+        ("not positive", AntibodyStatus.NEGATIVE),
+    ],
+)
+def test_s10_antibodies_free_text_read_with_negation(said: str, status: AntibodyStatus) -> None:
+    assert facts(antibody("a1", valueString=said)).antibodies[0].value is status
+
+
+@pytest.mark.parametrize("said", ["Inconclusive", "Positive? repeat", "Not positive (38)", "weak"])
+def test_s10_antibodies_free_text_neither_negative_nor_positive_is_unusable(said: str) -> None:
+    result = facts(antibody("a1", valueString=said))
+    assert result.antibodies == ()
+    assert result.unusable[0].topic == "antibodies"
+
+
 def test_s3_antibody_history_is_kept_newest_first() -> None:
     old = antibody("old", days_ago=1000, valueCodeableConcept=concept(SNOMED, "10828004"))
     new = antibody("new", days_ago=10, valueCodeableConcept=NEGATIVE)
@@ -367,6 +428,32 @@ def test_s7_hla_dqa1_05_test_reported_qualitatively() -> None:
     obs = observation("h1", code, valueCodeableConcept=concept(SNOMED, "260373001", "Detected"))
     [fact] = facts(obs).hla_dqa1_05_carrier
     assert (fact.value, fact.matched_by, fact.display) == (True, MatchedBy.NAME, "Detected")
+
+
+@pytest.mark.parametrize(
+    ("said", "carrier"),
+    [
+        ("HLA-DQA1*05 not detected", False),
+        ("negative for DQA1*05", False),
+        ("HLA-DQA1*05 detected", True),
+        ("DQA1*05 absent; DQA1*01:01 and DQA1*03:01 present", False),
+        ("DQA1*01:01, DQA1*05:05", True),
+    ],
+)
+def test_s10_hla_dqa1_05_read_allele_by_allele(said: str, carrier: bool) -> None:
+    [fact] = facts(
+        observation("h1", concept(LOINC, "59019-0"), valueString=said)
+    ).hla_dqa1_05_carrier
+    assert fact.value is carrier
+
+
+@pytest.mark.parametrize(
+    "said", ["DQA1*05:01 detected, DQA1*05 not detected", "DQA1*01 not detected"]
+)
+def test_s10_hla_dqa1_05_contradictory_or_silent_is_unusable(said: str) -> None:
+    result = facts(observation("h1", concept(LOINC, "59019-0"), valueString=said))
+    assert result.hla_dqa1_05_carrier == ()
+    assert result.unusable[0].topic == "hla-dqa1-05"
 
 
 def test_s7_hla_result_without_alleles_is_unusable() -> None:
