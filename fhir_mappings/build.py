@@ -16,7 +16,8 @@ from fhir_mappings.collect import Collected
 from fhir_mappings.conditions import read_condition, read_patient
 from fhir_mappings.config import MappingConfig
 from fhir_mappings.facts import NORMALISED_UNITS, DraftOrder, PatientFacts, Unusable
-from fhir_mappings.medications import identify, read_medication
+from fhir_mappings.infusions import infusion_of
+from fhir_mappings.medications import MedicationRecord, identify, read_medication
 from fhir_mappings.observations import read_observation
 from fhir_mappings.read import (
     JSON,
@@ -224,7 +225,10 @@ def _read(
         for observed in read_observation(resource, reference, terminology):
             collected.add(observed)
     elif kind in _MEDICATION_TYPES:
-        collected.add(read_medication(resource, reference, terminology, media.get))
+        record = read_medication(resource, reference, terminology, media.get)
+        collected.add(record)
+        if isinstance(record, MedicationRecord) and (infusion := infusion_of(resource, record)):
+            collected.infusions.append(infusion)
     elif kind == "Condition":
         found = read_condition(resource, reference, terminology)
         if found is not None:

@@ -24,6 +24,7 @@ from fhir_mappings.facts import (
     DrugClass,
     Exposure,
     Fact,
+    Infusion,
     PatientFacts,
     Unusable,
 )
@@ -61,6 +62,10 @@ def _newest_first(facts: Iterable[Fact[Any]]) -> tuple[Fact[Any], ...]:
     )
 
 
+def _infusion_order(infusion: Infusion) -> tuple[datetime, str]:
+    return infusion.given, infusion.reference
+
+
 @dataclass
 class Collected:
     """What the readers found, before it is frozen into PatientFacts."""
@@ -72,6 +77,7 @@ class Collected:
     diagnoses: list[Fact[DiagnosisClass]] = field(default_factory=list)
     states: list[Fact[ConditionState]] = field(default_factory=list)
     drafts: list[DraftOrder] = field(default_factory=list)
+    infusions: list[Infusion] = field(default_factory=list)
     birth_date: Fact[PartialDate] | None = None
     sex: Fact[str] | None = None
 
@@ -141,6 +147,7 @@ class Collected:
             hla_dqa1_05_carrier=found.get(HLA_DQA1, ()),
             thiopurine_metabolism=found.get(THIOPURINE_METABOLISM, ()),
             draft_orders=tuple(self.drafts),
+            infusions=tuple(sorted(self.infusions, key=_infusion_order, reverse=True)),
             unusable=tuple(self.unusable),
             foreign=tuple(self.foreign),
         )

@@ -145,6 +145,17 @@ class Exposure:
 
 
 @dataclass(frozen=True, slots=True)
+class Infusion:
+    """A recorded infliximab administration, for trough timing (decision-spec §10): a level
+    drawn soon after one is a peak. `timed` is False when only the date was recorded, so the
+    infusion may have been at any moment of that day (`given` is then its midnight, UTC)."""
+
+    reference: str
+    given: datetime
+    timed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DraftOrder:
     """A draft order from the hook context (`draftOrders`), never counted as exposure."""
 
@@ -193,6 +204,7 @@ class PatientFacts:
     hla_dqa1_05_carrier: tuple[Fact[bool], ...] = ()
     thiopurine_metabolism: tuple[Fact[str], ...] = ()  # TPMT / NUDT15 genotype or activity
     draft_orders: tuple[DraftOrder, ...] = ()
+    infusions: tuple[Infusion, ...] = ()  # infliximab administrations, newest first
     unusable: tuple[Unusable, ...] = ()
     foreign: tuple[Unusable, ...] = ()  # other patients' records (or unowned): dropped, counted
 

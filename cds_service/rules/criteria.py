@@ -14,6 +14,7 @@ from typing import Any
 from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
 from cds_service.rules.policy import Policy, Threshold
 from cds_service.rules.topics import with_unusable
+from cds_service.rules.trough_timing import infusion_before, peak_text
 from cds_service.rules.window import (
     Window,
     days_between,
@@ -42,7 +43,20 @@ def stale_text(stale: tuple[Fact[Any], ...]) -> str:
 
 def trough(facts: PatientFacts, policy: Policy) -> CriterionResult:
     threshold = policy.pathway_a.trough
-    return _latest_lab(Criterion.TROUGH, facts, policy, Analyte.INFLIXIMAB_LEVEL, threshold)
+    judged = _latest_lab(Criterion.TROUGH, facts, policy, Analyte.INFLIXIMAB_LEVEL, threshold)
+    if judged.fact is None or judged.status is Status.UNKNOWN:
+        return judged
+    infusion = infusion_before(judged.fact, facts.infusions, policy.pathway_a.trough_timing)
+    if infusion is None:
+        return judged
+    return replace(
+        judged,
+        status=Status.UNKNOWN,
+        references=(*judged.references, infusion.reference),
+        note=f"Latest level {describe(judged.fact)} is not a trough: "
+        f"{peak_text(judged.fact, infusion)}. Draw the next level just before an infusion.",
+        to_obtain=_LAB_NEEDS[Analyte.INFLIXIMAB_LEVEL],
+    )
 
 
 def crp(facts: PatientFacts, policy: Policy) -> CriterionResult:

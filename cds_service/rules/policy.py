@@ -82,6 +82,7 @@ class PathwayCEvidence(_Model):
 
 class PathwayA(_Model):
     trough: Threshold
+    trough_timing: Threshold  # days from the latest infusion to the level (decision-spec §10)
     duration: Threshold
     crp: Threshold
     platelets: Threshold

@@ -133,7 +133,7 @@ def test_spec_18_summary_states_the_recommendation(assessment: Assessment) -> No
 
 def test_s8_source_names_service_and_policy(assessment: Assessment) -> None:
     card = render_card(assessment)
-    assert card.source.label == "aza-advisor · policy seed-2026 v2026.1"
+    assert card.source.label == "aza-advisor · policy seed-2026 v2026.2"
     assert card.source.url is None  # no link to a page that does not exist
     assert "url" not in card.wire()["source"]
     other = render_card(assessment, CardContext(source_url="https://docs.example.net/aza"))
@@ -312,7 +312,7 @@ def test_s8_extension_shape(assessment: Assessment) -> None:
     wire = render_card(assessment).wire()
     decision = wire["extension"][EXTENSION_KEY]
     assert decision["recommendation"] == assessment.recommendation.value
-    assert decision["policy"] == {"id": "seed-2026", "version": "2026.1"}
+    assert decision["policy"] == {"id": "seed-2026", "version": "2026.2"}
     assert len(decision.get("criteria", [])) == len(assessment.criteria)
     for entry, criterion in zip(decision.get("criteria", []), assessment.criteria, strict=True):
         assert entry["id"] == criterion.id.value and entry["status"] == criterion.status.value

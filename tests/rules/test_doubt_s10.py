@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from cds_service.rules import Need, Recommendation, Status, assess, load_policy
 from cds_service.rules.criteria import antibodies, crp, hla_dqa1_05, trough
-from fhir_mappings.facts import Analyte, Fact, Unusable
+from fhir_mappings.facts import Analyte, Fact, Infusion, Unusable
 from fhir_mappings.topics import Topic
 
 from .builders import POS, antibody, at, example_1, lab, with_lab
@@ -107,3 +107,57 @@ def test_s10_unreadable_records_are_named_in_a_fixed_order() -> None:
         for order in (records, records[::-1], records[1:] + records[:1])
     }
     assert len(notes) == 1
+
+
+# --- trough timing: a level drawn soon after an infusion is a peak --------------------------
+
+
+def _infused(days_ago: int, *, hour: int | None = 9) -> Infusion:
+    given = at(days_ago) if hour is None else at(days_ago).replace(hour=hour)
+    return Infusion("MedicationAdministration/ifx-1", given, timed=hour is not None)
+
+
+def test_s10_trough_timing_level_within_14_days_after_infusion_is_unknown() -> None:
+    facts = example_1(infusions=(_infused(23),))  # the level is 20 days ago: 3 days after
+    result = trough(facts, SEED)
+    assert result.status is Status.UNKNOWN
+    assert "not a trough: drawn 3 days after the infusion of" in result.note
+    assert "MedicationAdministration/ifx-1" in result.references
+    assert Need.INFLIXIMAB_LEVEL in result.to_obtain
+    (assessment,) = assess(facts, SEED, hook="patient-view")
+    assert assessment.recommendation is Recommendation.INSUFFICIENT_DATA
+
+
+def test_s10_trough_timing_infusion_after_the_level_is_a_trough() -> None:
+    """The usual practice: the level drawn at 08:30, just before the 09:00 infusion."""
+    assert trough(example_1(infusions=(_infused(20),)), SEED).status is Status.MET
+
+
+def test_s10_trough_timing_untimed_infusion_on_the_day_of_the_level_is_unknown() -> None:
+    result = trough(example_1(infusions=(_infused(20, hour=None),)), SEED)
+    assert result.status is Status.UNKNOWN
+    assert "on the day of the infusion" in result.note and "time is not recorded" in result.note
+
+
+def test_s10_trough_timing_boundary_14_days_is_a_peak_15_a_trough() -> None:
+    """'No infliximab administration in the 14 days before its collection'."""
+    assert trough(example_1(infusions=(_infused(34, hour=8),)), SEED).status is Status.UNKNOWN
+    assert trough(example_1(infusions=(_infused(35),)), SEED).status is Status.MET
+
+
+def test_s10_trough_timing_without_administrations_levels_are_troughs() -> None:
+    assert trough(example_1(), SEED).status is Status.MET
+
+
+def test_s10_trough_timing_only_the_latest_infusion_before_the_level_counts() -> None:
+    """An infusion after the level and an old one before it: the level is a trough."""
+    facts = example_1(infusions=(_infused(10), _infused(76)))
+    assert trough(facts, SEED).status is Status.MET
+
+
+def test_s10_trough_timing_a_low_level_after_an_infusion_is_unknown_too() -> None:
+    """The spec makes the criterion unknown, whatever the peak's value."""
+    facts = with_lab(
+        example_1(infusions=(_infused(23),)), Analyte.INFLIXIMAB_LEVEL, lab(4, 20, "Observation/t")
+    )
+    assert trough(facts, SEED).status is Status.UNKNOWN

@@ -16,7 +16,7 @@ POLICY_IDS = ("seed-2026", "guideline-5")
 
 def test_policy_default_is_seed_2026() -> None:
     policy = load_policy()
-    assert (policy.id, policy.version) == ("seed-2026", "2026.1")
+    assert (policy.id, policy.version) == ("seed-2026", "2026.2")
 
 
 def test_policy_loading_is_cached() -> None:

@@ -66,7 +66,7 @@ def test_s9_example_01_withdrawal_candidate() -> None:
     assert [c.id.value for c in assessment.criteria] == [
         "trough", "antibodies", "duration", "crp", "platelets", "remission", "hla-dqa1-05",
     ]  # fmt: skip
-    assert (assessment.policy_id, assessment.policy_version) == ("seed-2026", "2026.1")
+    assert (assessment.policy_id, assessment.policy_version) == ("seed-2026", "2026.2")
     assert assessment.follow_up == (Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES)
     assert assessment.follow_up_on == day(-90)
 
