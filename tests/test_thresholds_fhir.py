@@ -93,7 +93,8 @@ def test_rule_unconvertible_unit_is_unknown_never_met() -> None:
     assert status_with("crp", quantity) is Status.UNKNOWN
 
 
-def test_rule_molar_crp_in_mmol_is_converted_not_assumed() -> None:
-    # 1 mmol/L = 10^6 nmol/L = 105 042 mg/L: far above 5 mg/L, never read as 1 mg/L.
+def test_s10_plausibility_molar_crp_in_mmol_is_converted_then_out_of_bounds() -> None:
+    # 1 mmol/L = 10^6 nmol/L = 105 042 mg/L: never read as 1 mg/L, and beyond 500 mg/L a
+    # probable unit error, so unknown rather than "not met".
     quantity = {"value": 1.0, "unit": "mmol/L", "code": "mmol/L"}
-    assert status_with("crp", quantity) is Status.NOT_MET
+    assert status_with("crp", quantity) is Status.UNKNOWN

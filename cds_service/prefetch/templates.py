@@ -109,7 +109,9 @@ _LAB_CODES = _codes(
 # genomics-reporting "genotype display name" (gene in a component): it carries HLA-DQA1, TPMT
 # and NUDT15 genotypes alike. 41048-0 is the TPMT genotype as reported by large US labs.
 _GENETIC_CODES = _codes(_LOINC, "59019-0", "96654-9", "84413-4", "41048-0")
-_USABLE_OBSERVATION = "status=final,amended,corrected"
+# No status filter on results (decision-spec §10): a preliminary or registered result still
+# happened, and the mappings must see it to make its criterion unknown; filtering it out here
+# would let an older final result decide. The mappings drop entered-in-error and cancelled.
 
 _LAB_TOPICS = frozenset(
     {DataTopic.INFLIXIMAB_LEVEL, DataTopic.CRP, DataTopic.PLATELETS, DataTopic.CALPROTECTIN}
@@ -125,8 +127,7 @@ def _labs(site_codes: tuple[str, ...] = ()) -> PrefetchTemplate:
     return PrefetchTemplate(
         key="labs",
         template=(
-            f"Observation?patient={{{{context.patientId}}}}&code={codes}"
-            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=100"
+            f"Observation?patient={{{{context.patientId}}}}&code={codes}&_sort=-date&_count=100"
         ),
         required=False,
         label="laboratory results",
@@ -183,8 +184,7 @@ _ALL_TEMPLATES = (
     PrefetchTemplate(
         key="recentLabs",
         template=(
-            "Observation?patient={{context.patientId}}&category=laboratory"
-            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=100"
+            "Observation?patient={{context.patientId}}&category=laboratory&_sort=-date&_count=100"
         ),
         required=False,
         label="recent laboratory results",
@@ -193,10 +193,7 @@ _ALL_TEMPLATES = (
     ),
     PrefetchTemplate(
         key="genetics",
-        template=(
-            f"Observation?patient={{{{context.patientId}}}}&code={_GENETIC_CODES}"
-            f"&{_USABLE_OBSERVATION}&_count=50"
-        ),
+        template=f"Observation?patient={{{{context.patientId}}}}&code={_GENETIC_CODES}&_count=50",
         required=False,
         label="genetic test results",
         informs=frozenset({DataTopic.HLA_DQA1, DataTopic.TPMT_NUDT15}),
@@ -204,8 +201,7 @@ _ALL_TEMPLATES = (
     PrefetchTemplate(
         key="activityScores",
         template=(
-            "Observation?patient={{context.patientId}}&category=survey"
-            f"&{_USABLE_OBSERVATION}&_sort=-date&_count=50"
+            "Observation?patient={{context.patientId}}&category=survey&_sort=-date&_count=50"
         ),
         required=False,
         label="disease activity scores",

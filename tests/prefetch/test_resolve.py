@@ -268,8 +268,8 @@ async def test_resources_are_deduplicated_across_keys(ehr: FhirTestServer) -> No
     result = await resolve(ehr, None)
     identities = resource_identities(result.resources)
     # CRP and trough are found by both `labs` (by code) and `recentLabs` (by category).
-    assert result.per_key["labs"].resource_count == 2
-    assert result.per_key["recentLabs"].resource_count == 4
+    assert result.per_key["labs"].resource_count == 3  # crp, trough and the preliminary CRP
+    assert result.per_key["recentLabs"].resource_count == 5
     assert identities[("Observation", "crp")] == identities[("Observation", "trough")] == 1
 
 

@@ -86,7 +86,7 @@ async def test_audit_line_reports_sources_and_timings_per_key(
     assert keys["genetics"]["source"] == keys["genetics"]["prefetch"] == "null"
     assert keys["genetics"]["resources"] == keys["genetics"]["pages"] == 0
     assert keys["labs"]["source"] == "fetched" and keys["labs"]["prefetch"] == "absent"
-    assert keys["labs"]["resources"] == 2 and keys["labs"]["pages"] == 1
+    assert keys["labs"]["resources"] == 3 and keys["labs"]["pages"] == 1
     assert keys["medicationAdministrations"]["source"] == "failed"
     assert keys["medicationAdministrations"]["problem"] == "http-status"
     assert keys["medicationAdministrations"]["http_status"] == 500
