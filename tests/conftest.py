@@ -27,8 +27,14 @@ from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The team's shared folder (CDS Hooks spec examples, hook contexts): `AZA_SHARED_DIR`, or the
+# `shared` folder beside the repository. Tests that read it skip, saying so, when it is absent.
+SHARED = Path(os.environ.get("AZA_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 ARTIFACTS = SHARED / "cds-hooks-artifacts"
+needs_artifacts = pytest.mark.skipif(
+    not ARTIFACTS.is_dir(),
+    reason=f"CDS Hooks artifacts not found at {ARTIFACTS}: set AZA_SHARED_DIR to the shared folder",
+)
 
 _HOOK_PATH = re.compile(r"^/cds-services/[^/]+$")
 

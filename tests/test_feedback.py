@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ConformantClient
+from tests.conftest import ARTIFACTS, ConformantClient, needs_artifacts
 
 URL = "/cds-services/echo-patient-view/feedback"
 EXAMPLES = sorted((ARTIFACTS / "spec-2.0.1-examples").glob("feedback-*.json"))
@@ -22,6 +22,7 @@ def stored_rows(tmp_path: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+@needs_artifacts
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
 def test_spec28_feedback_example_stored_before_answer(
     client: ConformantClient, tmp_path: Path, example: Path
@@ -41,6 +42,7 @@ def test_spec28_feedback_example_stored_before_answer(
     )
 
 
+@needs_artifacts
 def test_spec29_feedback_resent_is_recorded_once(client: ConformantClient, tmp_path: Path) -> None:
     body = json.loads((ARTIFACTS / "spec-2.0.1-examples/feedback-accepted.json").read_text())
     assert client.post(URL, json=body).json() == {"received": 1, "stored": 1}

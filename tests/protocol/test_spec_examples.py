@@ -25,7 +25,9 @@ from cds_service.protocol import (
     ServiceDescriptor,
 )
 from cds_service.protocol.conformance import check_discovery, check_response
-from tests.conftest import ARTIFACTS, hook_request
+from tests.conftest import ARTIFACTS, hook_request, needs_artifacts
+
+pytestmark = needs_artifacts
 
 SPEC = ARTIFACTS / "spec-2.0.1-examples"
 HOOKS = ARTIFACTS / "hook-examples"
