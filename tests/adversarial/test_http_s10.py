@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -31,10 +29,8 @@ SERVICE = "aza-withdrawal-patient-view"
 
 
 class LeakyFhirServer(FhirTestServer):
-    """The loopback test server, with two changes: its Observation searches also return the
-    records of another patient (the EHR bug §10 "whose record" guards against), and `_sort`
-    accepts partial dates ("2026-11", sorted by their first instant, as real servers accept
-    them; the base server's sort raises on them and drops the connection)."""
+    """The loopback test server, whose Observation searches also return the records of another
+    patient (the EHR bug §10 "whose record" guards against)."""
 
     def __init__(self, resources: list[Resource]) -> None:
         own = [r for r in resources if not _foreign(r)]
@@ -57,36 +53,6 @@ class LeakyFhirServer(FhirTestServer):
                 }
             )
         return status, json.dumps(bundle).encode()
-
-    def _search(
-        self, resource_type: str, params: Mapping[str, list[str]], page: int
-    ) -> tuple[int, bytes]:
-        sort = params.get("_sort", [""])[0]
-        unsorted = {name: values for name, values in params.items() if name != "_sort"}
-        status, body = super()._search(resource_type, unsorted, page)
-        if status != 200 or not sort:
-            return status, body
-        bundle = json.loads(body)
-        for key in reversed(sort.split(",")):
-            bundle["entry"].sort(
-                key=lambda e, k=key: _first_instant(e["resource"], k.lstrip("-")),
-                reverse=key.startswith("-"),
-            )
-        return status, json.dumps(bundle).encode()
-
-
-def _first_instant(resource: Resource, parameter: str) -> str:
-    """A sortable key for date-ish search parameters: the value's text in UTC, partial dates
-    padded to their first instant."""
-    fields = {"date": ("effectiveDateTime", "issued"), "authoredon": ("authoredOn",)}
-    for field in fields.get(parameter, ("effectiveDateTime",)):
-        value = resource.get(field)
-        if isinstance(value, str):
-            padded = (value + "-01-01"[len(value) - 4 :]) if len(value) < 10 else value
-            parsed = datetime.fromisoformat(padded)
-            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC).isoformat()
-    return ""
 
 
 def _foreign(resource: Resource) -> bool:

@@ -281,12 +281,15 @@ def _token_matches(concept: Resource, token: str) -> bool:
 
 
 def _sort_key(resource: Resource, parameter: str) -> datetime:
+    """The value's instant; partial dates ("2026", "2026-11") by their first instant, as real
+    servers sort them."""
     for path in _SORT_ELEMENTS[parameter]:
         value: Any = resource
         for step in path.split("."):
             value = value.get(step) if isinstance(value, dict) else None
         if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
+            padded = value + "-01-01"[len(value) - 4 :] if len(value) < 10 else value
+            parsed = datetime.fromisoformat(padded)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return datetime.min.replace(tzinfo=UTC)
 
