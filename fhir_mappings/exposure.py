@@ -1,11 +1,15 @@
 """Medication records of one drug -> its exposure intervals; the current combination.
 
 MedicationRequests rarely carry end dates, so renewals of the same drug at most
-`renewal_gap_days` apart form one course (decision-spec §7); infusions at most
-`administration_window_days` apart form one course, still running while the latest is that
-recent (§2). A stopped record ends every course that was last confirmed before the stop.
-Spans are then merged into their union, oldest first; an unknown start sorts first and stays
-unknown, so an overlap is never longer than the record proves.
+`renewal_gap_days` apart form one course (decision-spec §7), unless a stop falls between two
+of them (§10); infusions at most `administration_window_days` apart form one course, still
+running while the latest is that recent (§2). A stopped record ends every course that was last
+confirmed before the stop. Spans are then merged into their union, oldest first; an unknown
+start sorts first and stays unknown, so an overlap is never longer than the record proves.
+
+Ends carry two bounds (§10): `end`, the earliest day the span may have ended (durations count
+it), and `latest_end`, the latest, when that is later: a partial end's last day, or `UNKNOWN_END`
+when only the last recorded use is known (never a guessed end on the start or order date).
 """
 
 from __future__ import annotations
@@ -17,14 +21,25 @@ from datetime import date
 from fhir_mappings.facts import DrugClass, Exposure, Interval, MatchedBy
 from fhir_mappings.medications import MedicationRecord
 
+UNKNOWN_END = date.max  # `Interval.latest_end` of a span that ended on an unknown date
+
 
 @dataclass(frozen=True, slots=True)
 class _Span:
     start: date | None
-    end: date | None  # None: running to the evaluation date
+    end: date | None  # None: running to the evaluation date; else the earliest possible end
     last_seen: date | None  # the latest date a record confirmed use
     references: tuple[str, ...]
-    end_known: bool = True  # False: ended, but only the last confirmed use is on record
+    latest_end: date | None = None  # later bound of the end, as `Interval.latest_end`
+
+    @property
+    def end_known(self) -> bool:
+        return self.latest_end != UNKNOWN_END
+
+    @property
+    def latest(self) -> date | None:
+        """The latest day the span may have ended (None: running)."""
+        return self.latest_end or self.end
 
 
 def exposure_of(
@@ -40,16 +55,19 @@ def exposure_of(
     of_kind = {kind: [r for r in records if r.kind == kind] for kind in _KINDS}
     spans = [
         *map(_statement_span, of_kind["MedicationStatement"]),
-        *_request_courses(of_kind["MedicationRequest"], renewal_gap_days),
+        *_request_courses(of_kind["MedicationRequest"], renewal_gap_days, _chain_breaks(records)),
         *_administration_spans(
             of_kind["MedicationAdministration"], evaluated_on, infusion_window_days
         ),
     ]
-    stops = [(r.end, r.reference) for r in records if r.status == "stopped" and r.end is not None]
+    stops = [r for r in records if r.status == "stopped" and r.end is not None]
     merged = _union(_apply_stops(spans, stops))
-    intervals = tuple(interval for interval, _ in merged)
+    intervals = tuple(
+        Interval(s.start, s.end, s.references, s.latest_end if s.latest != s.end else None)
+        for s in merged
+    )
     active = bool(intervals) and intervals[-1].end is None
-    end_known = bool(merged) and merged[-1][1]
+    end_known = bool(merged) and merged[-1].end_known
     return Exposure(
         drug=drug,
         intervals=intervals,
@@ -63,14 +81,33 @@ _KINDS = ("MedicationStatement", "MedicationRequest", "MedicationAdministration"
 
 
 def _statement_span(record: MedicationRecord) -> _Span:
+    references = (record.reference,)
     if record.running:
-        return _Span(record.start, None, record.confirmed, (record.reference,))
-    end = record.end or record.confirmed
-    return _Span(record.start, end, record.confirmed, (record.reference,), record.end is not None)
+        return _Span(record.start, None, record.confirmed, references)
+    if record.end is None:  # ended on an unknown date: only the last recorded use is known
+        return _Span(record.start, record.confirmed, record.confirmed, references, UNKNOWN_END)
+    return _Span(record.start, record.end, record.confirmed, references, record.latest_end)
 
 
-def _request_courses(records: Sequence[MedicationRecord], gap_days: int) -> list[_Span]:
-    """Requests ordered by date, split where renewals are too far apart or one was stopped."""
+def _chain_breaks(records: Sequence[MedicationRecord]) -> list[date]:
+    """Where a course of renewals was interrupted (decision-spec §10): the end of a stopped or
+    completed statement or request, at its earliest possible day. Infusions are single days
+    of use, not interruptions."""
+    return sorted(
+        r.end
+        for r in records
+        if r.kind != "MedicationAdministration"
+        and r.status in ("stopped", "completed")
+        and r.end is not None
+    )
+
+
+def _request_courses(
+    records: Sequence[MedicationRecord], gap_days: int, breaks: Sequence[date] = ()
+) -> list[_Span]:
+    """Requests ordered by date, split where renewals are too far apart, where one was
+    stopped, or where a recorded end (`breaks`) falls between two of them: a course restarted
+    after a stop is a new course, however soon the restart came."""
     ordered = sorted(records, key=lambda r: (r.start or date.min, r.reference))
     groups: list[list[MedicationRecord]] = []
     for record in ordered:
@@ -81,6 +118,7 @@ def _request_courses(records: Sequence[MedicationRecord], gap_days: int) -> list
             and record.start is not None
             and previous.start is not None
             and (record.start - previous.start).days <= gap_days
+            and not any(previous.start <= end < record.start for end in breaks)
         ):
             groups[-1].append(record)
         else:
@@ -94,10 +132,12 @@ def _request_course(group: Sequence[MedicationRecord]) -> _Span:
     latest, references = group[-1], tuple(r.reference for r in group)
     if latest.running:
         return _Span(group[0].start, None, latest.start, references)
-    validity_end = max((r.end for r in group if r.end is not None), default=None)
+    ended = [r for r in group if r.end is not None]
+    validity_end = max((r.end for r in ended if r.end is not None), default=None)
     if validity_end is not None and latest.start is not None and validity_end >= latest.start:
-        return _Span(group[0].start, validity_end, latest.start, references)
-    return _Span(group[0].start, latest.start, latest.start, references, end_known=False)
+        latest_end = max(r.latest_end or validity_end for r in ended)
+        return _Span(group[0].start, validity_end, latest.start, references, latest_end)
+    return _Span(group[0].start, latest.start, latest.start, references, UNKNOWN_END)
 
 
 def _administration_spans(
@@ -130,41 +170,51 @@ def _administration_spans(
     ]
 
 
-def _apply_stops(spans: Sequence[_Span], stops: Sequence[tuple[date, str]]) -> list[_Span]:
+def _apply_stops(spans: Sequence[_Span], stops: Sequence[MedicationRecord]) -> list[_Span]:
     """A stop ends each running span last confirmed on or before the stop date."""
+    ordered = sorted((r.end, r.latest_end, r.reference) for r in stops if r.end is not None)
     result: list[_Span] = []
     for span in spans:
         if span.end is None:
-            for stopped, reference in sorted(stops):
+            for stopped, latest_end, reference in ordered:
                 if span.last_seen is None or span.last_seen <= stopped:
-                    span = replace(span, end=stopped, references=(*span.references, reference))
+                    references = (*span.references, reference)
+                    span = replace(span, end=stopped, latest_end=latest_end, references=references)
                     break
         result.append(span)
     return result
 
 
-def _union(spans: Sequence[_Span]) -> list[tuple[Interval, bool]]:
-    """Merged intervals, oldest first, each with whether its end date is known."""
-    merged: list[tuple[Interval, bool]] = []
+def _union(spans: Sequence[_Span]) -> list[_Span]:
+    """Merged spans, oldest first."""
+    merged: list[_Span] = []
     for span in sorted(spans, key=lambda s: (s.start or date.min, s.references)):
-        if merged and _touches(merged[-1][0], span.start):
-            last, last_known = merged[-1]
-            refs = tuple(dict.fromkeys((*last.references, *span.references)))
-            if last.end is None or span.end is None:
-                merged[-1] = (Interval(last.start, None, refs), True)
-            elif span.end > last.end:
-                merged[-1] = (Interval(last.start, span.end, refs), span.end_known)
-            else:
-                known = last_known or (span.end == last.end and span.end_known)
-                merged[-1] = (Interval(last.start, last.end, refs), known)
+        if merged and _touches(merged[-1], span.start):
+            merged[-1] = _joined(merged[-1], span)
         else:
-            merged.append((Interval(span.start, span.end, span.references), span.end_known))
+            merged.append(span)
     return merged
 
 
-def _touches(interval: Interval, start: date | None) -> bool:
+def _joined(first: _Span, then: _Span) -> _Span:
+    """Two touching spans as one. Its end is the later end; it is unknown only when every span
+    ending then has an unknown end (a known end on or after an unknown one settles it), and its
+    latest possible end is the latest of the known ones (a partial end may reach further)."""
+    references = tuple(dict.fromkeys((*first.references, *then.references)))
+    if first.end is None or then.end is None:
+        return _Span(first.start, None, None, references)
+    end = max(first.end, then.end)
+    last_seen = max(filter(None, (first.last_seen, then.last_seen)), default=None)
+    known = [s for s in (first, then) if s.end_known]
+    if not any(s.end == end for s in known):
+        return _Span(first.start, end, last_seen, references, UNKNOWN_END)
+    latest_end = max(s.latest or end for s in known)
+    return _Span(first.start, end, last_seen, references, latest_end)
+
+
+def _touches(span: _Span, start: date | None) -> bool:
     """Overlapping or on consecutive days (subtracting: date.max + 1 day would overflow)."""
-    return interval.end is None or start is None or (start - interval.end).days <= 1
+    return span.end is None or start is None or (start - span.end).days <= 1
 
 
 def combination(exposures: Mapping[DrugClass, Exposure], evaluated_on: date) -> Interval | None:

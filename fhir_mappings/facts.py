@@ -116,11 +116,19 @@ class ActivityScore(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """A span of exposure to a drug. `start` None: start unknown; `end` None: still running."""
+    """A span of exposure to a drug. `start` None: start unknown; `end` None: still running.
+
+    `end` is the earliest day the span may have ended (what exposure durations count).
+    `latest_end` is set only when the end is not an exact day (decision-spec §10): the latest
+    day it may fall on (a month-precision end: that month's last day), or `date.max` when the
+    end is unknown and `end` is only the last recorded use. "No corticosteroid in the last
+    183 days" must read this bound, never `end`.
+    """
 
     start: date | None
     end: date | None
     references: tuple[str, ...]
+    latest_end: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

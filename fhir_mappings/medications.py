@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from fhir_mappings.dates import PartialDate, parse_partial
 from fhir_mappings.facts import DrugClass, MatchedBy, Unusable
 from fhir_mappings.read import (
     JSON,
@@ -53,7 +54,11 @@ class MedicationRecord:
     `start`/`end` are as recorded (None: not recorded; an ended record without `end` stopped on
     an unknown date); `running` says the record itself claims ongoing use (an active statement
     or request, or an infusion - judged later by its date); `confirmed` is the latest date the
-    record attests use (its end, dateAsserted, authoredOn, the infusion date).
+    record attests use (its end, dateAsserted of a running statement, authoredOn, the infusion
+    date). A partial end ("2026-05", decision-spec §10) is the span of days it may stand for:
+    `end` its earliest day (exposure durations never run longer than the record proves) and
+    `latest_end` its latest (for "no corticosteroid since"); for an exact end, `latest_end` is
+    None.
     """
 
     drug: Drug
@@ -64,6 +69,7 @@ class MedicationRecord:
     end: date | None
     running: bool
     confirmed: date | None
+    latest_end: date | None = None
 
 
 def identify(resource: JSON, terminology: Terminology, resolve: Resolver) -> Drug | str | None:
@@ -133,26 +139,52 @@ def read_medication(
     if isinstance(read, str):
         return Unusable(reference, read, Topic(identified.drug.value))
     start, end, running, confirmed = read
-    return MedicationRecord(identified, reference, kind, status, start, end, running, confirmed)
+    return MedicationRecord(
+        identified,
+        reference,
+        kind,
+        status,
+        start,
+        end.earliest if end else None,
+        running,
+        confirmed,
+        end.latest if end and end.latest != end.earliest else None,
+    )
 
 
-_Read = tuple[date | None, date | None, bool, date | None] | str
+# (start, end, running, confirmed), or why the record cannot be used
+_Read = tuple[date | None, PartialDate | None, bool, date | None] | str
+
+
+def _end(value: object, start: date | None) -> PartialDate | None:
+    """An end date of any precision; a partial end in the month a course started cannot be
+    earlier than that start, so its earliest day is clamped to it."""
+    end = parse_partial(value)
+    if end is not None and start is not None and end.earliest < start <= end.latest:
+        return PartialDate(start, end.latest, end.text)
+    return end
+
+
+def _on(day: date) -> PartialDate:
+    return PartialDate(day, day, day.isoformat())
 
 
 def _statement(resource: JSON, status: str) -> _Read:
     period = mapping(resource.get("effectivePeriod")) or {}
     start = parse_date(period_start(resource, "effective"))
-    end = parse_date(period.get("end"))
     asserted = parse_date(resource.get("dateAsserted"))
     if status in _STATEMENT_RUNNING:
         return start, None, True, max(filter(None, (start, asserted)), default=None)
     if status not in _STATEMENT_ENDED:
         return f"status {status or 'missing'!r}: cannot tell whether it is taken"
-    if start and end and end < start:
-        return f"effectivePeriod ends ({end}) before it starts ({start})"
-    if "effectivePeriod" not in resource:
-        end = start  # a single effectiveDateTime: taken on that day
-    confirmed = end or max(filter(None, (start, asserted)), default=None)
+    end = _end(period.get("end"), start)
+    if start and end and end.latest < start:
+        return f"effectivePeriod ends ({end.text}) before it starts ({start})"
+    if "effectivePeriod" not in resource and start is not None:
+        end = _on(start)  # a single effectiveDateTime: taken on that day
+    # An ended statement asserted later says only that use ended by then, not that it went on
+    # until then: without an end, its start is the last day it proves use (decision-spec §10).
+    confirmed = end.earliest if end else start or asserted
     if confirmed is None:
         return f"{status} with no dates: taken at some time, when is unknown"
     return start, end, False, confirmed
@@ -164,7 +196,7 @@ def _request(resource: JSON, status: str) -> _Read:
     authored = parse_date(resource.get("authoredOn")) or parse_date(validity.get("start"))
     if authored is None:
         return "no authoredOn date"
-    end = parse_date(validity.get("end"))
+    end = _end(validity.get("end"), authored)
     return authored, end, status in ("active", "on-hold"), authored
 
 
@@ -174,7 +206,7 @@ def _administration(resource: JSON, status: str) -> _Read:
     given = parse_date(period_start(resource, "effective"))
     if given is None:
         return "no administration date"
-    return given, given, True, given
+    return given, _on(given), True, given
 
 
 _READERS: Mapping[str, Callable[[JSON, str], _Read]] = {

@@ -4,12 +4,18 @@ Evidence of activity wins over evidence of remission (a relapse, a short remissi
 its cut-off in the period, or a systemic corticosteroid in the period each make it not-met). A
 plain problem-list "active" status is no evidence either way (decision-spec §7): chronic
 conditions stay active on problem lists during remission.
+
+A corticosteroid course counts by the latest day it may have ended (decision-spec §10): a
+month-precision end by that month's last day. A course whose end is unknown may have run into
+the period: it is activity when recorded within the period, doubt (unknown) otherwise - never
+taken as ended on its start or order date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import date
 from itertools import takewhile
 from typing import Any
 
@@ -18,7 +24,7 @@ from cds_service.rules.criteria import window
 from cds_service.rules.policy import Policy
 from cds_service.rules.topics import with_unusable
 from cds_service.rules.window import days_between, describe, source
-from fhir_mappings.facts import ConditionState, DrugClass, Fact, PatientFacts
+from fhir_mappings.facts import ConditionState, DrugClass, Fact, Interval, PatientFacts
 
 _Finding = tuple[str, Fact[Any] | None, tuple[str, ...]]  # (why, fact, references)
 
@@ -34,8 +40,9 @@ def remission(facts: PatientFacts, policy: Policy) -> CriterionResult:
         evidence=policy.cite(period.evidence),
     )
     activity = next(_activity(facts, policy), None)
-    found = activity or _remission(facts, policy)
-    if found is not None:
+    doubt = None if activity else next(_steroids(facts, policy, Status.UNKNOWN), None)
+    evidence = None if activity else _remission(facts, policy)
+    if (found := activity or evidence) is not None:
         why, fact, references = found
         result = replace(
             result,
@@ -44,6 +51,15 @@ def remission(facts: PatientFacts, policy: Policy) -> CriterionResult:
             fact=fact,
             references=references,
             to_obtain=(),
+        )
+    if doubt is not None:  # remission or not, a steroid may have run into the period
+        why, _, references = doubt
+        result = replace(
+            result,
+            status=Status.UNKNOWN,
+            note=f"{result.note} {why}" if evidence else why,
+            references=tuple(dict.fromkeys((*result.references, *references))),
+            to_obtain=(Need.REMISSION_ASSESSMENT,),
         )
     return with_unusable(facts, result)
 
@@ -79,24 +95,54 @@ def _activity(facts: PatientFacts, policy: Policy) -> Iterator[_Finding]:
                     fact,
                     (fact.reference,),
                 )
-    yield from _steroids(facts, policy)
+    yield from _steroids(facts, policy, Status.NOT_MET)
 
 
-def _steroids(facts: PatientFacts, policy: Policy) -> Iterator[_Finding]:
+def _steroids(facts: PatientFacts, policy: Policy, status: Status) -> Iterator[_Finding]:
+    """The corticosteroid courses that make the criterion `status` (not-met or unknown)."""
     period = policy.pathway_a.remission
     exposure = facts.exposure(DrugClass.CORTICOSTEROID)
     if exposure is None:
         return
+
+    def in_period(day: date) -> bool:
+        return not period.decide(days_between(day, facts.evaluated_on))
+
     for interval in exposure.intervals:
-        end = interval.end
-        if end is None or not period.decide(days_between(end, facts.evaluated_on)):
-            until = "ongoing" if end is None else f"until {end.isoformat()}"
-            refs = ", ".join(interval.references) or "a medication record"
-            yield (
-                f"Systemic corticosteroid {until} ({refs}): not steroid-free for {period.text}.",
-                None,
-                interval.references,
-            )
+        if _steroid_status(interval, in_period) is not status:
+            continue
+        refs = ", ".join(interval.references) or "a medication record"
+        if status is Status.NOT_MET:
+            why = f"not steroid-free for {period.text}"
+        else:
+            why = f"it may have continued into the last {period.text}: record when it ended"
+        yield (
+            f"Systemic corticosteroid {_course_text(interval)} ({refs}): {why}.",
+            None,
+            interval.references,
+        )
+
+
+def _steroid_status(interval: Interval, in_period: Callable[[date], bool]) -> Status | None:
+    """NOT_MET when a course certainly reaches into the period (ongoing, its latest possible
+    end within it, or of unknown end but recorded within it), UNKNOWN when an unknown end may
+    reach it, None when it ended before the period."""
+    if interval.end is None:
+        return Status.NOT_MET
+    if interval.latest_end == date.max:  # end unknown: `end` is the last recorded use
+        return Status.NOT_MET if in_period(interval.end) else Status.UNKNOWN
+    return Status.NOT_MET if in_period(interval.latest_end or interval.end) else None
+
+
+def _course_text(interval: Interval) -> str:
+    start = interval.start.isoformat() if interval.start else "an unknown date"
+    if interval.end is None:
+        return "ongoing"
+    if interval.latest_end == date.max:
+        return f"from {start}, end not recorded (last recorded {interval.end.isoformat()})"
+    if interval.latest_end is not None:
+        return f"ending between {interval.end.isoformat()} and {interval.latest_end.isoformat()}"
+    return f"until {interval.end.isoformat()}"
 
 
 def _remission(facts: PatientFacts, policy: Policy) -> _Finding | None:

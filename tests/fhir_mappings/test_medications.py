@@ -276,12 +276,16 @@ def test_s7_stopped_request_with_validity_end_gives_stopped_on() -> None:
 
 
 def test_s7_completed_statement_without_end_has_no_stop_date() -> None:
+    """The end is unknown, and a later dateAsserted proves no use (decision-spec §10): the
+    course proves use only on its start; `latest_end` date.max marks the unknown end."""
     record = statement(
         "s1", AZATHIOPRINE, "completed", effectivePeriod={"start": day(900)}, dateAsserted=day(400)
     )
     result = facts(record)
     thiopurine = exposure(result, DrugClass.THIOPURINE)
-    assert thiopurine.intervals == (Interval(ago(900), ago(400), ("MedicationStatement/s1",)),)
+    assert thiopurine.intervals == (
+        Interval(ago(900), ago(900), ("MedicationStatement/s1",), latest_end=date.max),
+    )
     assert thiopurine.stopped_on is None
     assert result.unusable[0].topic == "thiopurine"
 
