@@ -14,12 +14,12 @@ Three things follow from it:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
-from cds_service.rules.window import unusable_for, unusable_text
+from cds_service.rules.window import unusable_for, unusable_source, unusable_text
 from fhir_mappings.facts import PatientFacts, Unusable
 from fhir_mappings.topics import ACTIVITY_SCORES, Topic
 
@@ -82,11 +82,27 @@ def with_unusable(
         decided = named.status is Status.MET
     if not doubtful or not decided:
         return named
+    # The judged note ("... meets ...") would mislead: the card says what could not be read.
+    others = tuple(u for u in unusable if u not in doubtful)
     return replace(
         named,
         status=Status.UNKNOWN,
-        note=named.note + " An unreadable record may decide this criterion: repeat or correct it.",
+        note=_doubt_text(doubtful, latest=latest_since is not None) + unusable_text(others),
         to_obtain=tuple(dict.fromkeys((*named.to_obtain, *REPEAT[result.id]))),
+    )
+
+
+def _doubt_text(doubtful: Sequence[Unusable], *, latest: bool) -> str:
+    """Which record could not be read, when, why, and what that means for the criterion."""
+    named = "; ".join(f"{unusable_source(u)}: {u.reason}" for u in doubtful)
+    if latest:
+        return (
+            f"A record at least as new as the latest readable result could not be read ({named}),"
+            " so the older result cannot decide. Repeat or correct the test."
+        )
+    return (
+        f"A record could not be read ({named}) and may be the one that fails this criterion."
+        " Repeat or correct it."
     )
 
 

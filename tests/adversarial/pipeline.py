@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,13 +27,8 @@ def mapping() -> MappingConfig:
     return Settings(dev=True).mapping_config()
 
 
-def _takes_patient_id() -> bool:
-    return "patient_id" in inspect.signature(build_facts).parameters
-
-
 def facts_of(resources: Sequence[Resource], today: date) -> PatientFacts:
-    extra: dict[str, Any] = {"patient_id": PATIENT_ID} if _takes_patient_id() else {}
-    return build_facts(list(resources), evaluated_on=today, config=mapping(), **extra)
+    return build_facts(list(resources), evaluated_on=today, config=mapping(), patient_id=PATIENT_ID)
 
 
 @dataclass(frozen=True)
