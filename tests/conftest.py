@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from cds_service.app import create_app
+from cds_service.prefetch import FetchSettings
 from cds_service.protocol import CdsResponse, ServiceDescriptor
 from cds_service.protocol.conformance import check_discovery, check_response
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
@@ -85,14 +86,27 @@ def _isolated_feedback_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 TODAY = date.today()
 
 
-@pytest.fixture(scope="module")
-def clinical(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClient]:
+def clinical_client(
+    tmp_path_factory: pytest.TempPathFactory, **settings: Any
+) -> Iterator[ConformantClient]:
     """The real app with the clinical services, evaluating on TODAY (the fixtures' date)."""
     database = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-    settings = Settings(dev=True, feedback_database=database)
-    registry = clinical_registry(settings, today=lambda: TODAY)
-    with ConformantClient(create_app(settings, registry)) as test_client:
+    configured = Settings(dev=True, feedback_database=database, **settings)
+    registry = clinical_registry(configured, today=lambda: TODAY)
+    with ConformantClient(create_app(configured, registry)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def clinical(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClient]:
+    yield from clinical_client(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def unhurried(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClient]:
+    """`clinical` with a fallback deadline a loaded machine cannot miss, for tests that compare
+    fallback with prefetch (tests/prefetch/test_deadline.py is where the deadline is tested)."""
+    yield from clinical_client(tmp_path_factory, fhir=FetchSettings(deadline_ms=10_000))
 
 
 @pytest.fixture

@@ -118,33 +118,36 @@ def test_s9_worked_example_prefetch_mode(clinical: ConformantClient, number: int
 
 
 @pytest.mark.parametrize("number", NUMBERS)
-def test_s9_spec11_fallback_equals_prefetch(clinical: ConformantClient, number: int) -> None:
+def test_s9_spec11_fallback_equals_prefetch(unhurried: ConformantClient, number: int) -> None:
     example = worked_example(number, today=TODAY)
     with FhirTestServer(example.resources) as server:
         prefetched = call(
-            clinical, example, server, ehr_prefetch(server, PREFETCH_TEMPLATES, context_of(example))
+            unhurried,
+            example,
+            server,
+            ehr_prefetch(server, PREFETCH_TEMPLATES, context_of(example)),
         )
-        fetched = call(clinical, example, server, None)
+        fetched = call(unhurried, example, server, None)
         assert server.requests  # the service did query the FHIR server itself
     assert comparable(fetched) == comparable(prefetched)
     assert_expected_card(example, fetched)
 
 
 @pytest.mark.parametrize("number", NUMBERS)
-def test_s9_spec12_mixed_mode_equals_prefetch(clinical: ConformantClient, number: int) -> None:
+def test_s9_spec12_mixed_mode_equals_prefetch(unhurried: ConformantClient, number: int) -> None:
     """Alternate keys are left out (fetched by the service); keys whose search is empty are
     sent as `null` (known empty, never queried)."""
     example = worked_example(number, today=TODAY)
     with FhirTestServer(example.resources) as server:
         full = ehr_prefetch(server, PREFETCH_TEMPLATES, context_of(example))
-        prefetched = call(clinical, example, server, full)
+        prefetched = call(unhurried, example, server, full)
         mixed: dict[str, Any] = {}
         for index, (key, value) in enumerate(full.items()):
             if value.get("resourceType") == "Bundle" and not value.get("entry"):
                 mixed[key] = None
             elif index % 2 == 0:
                 mixed[key] = value
-        response = call(clinical, example, server, mixed)
+        response = call(unhurried, example, server, mixed)
         queried = {request.resource_type for request in server.requests}
     absent = set(full) - set(mixed)
     assert queried == {PREFETCH_TEMPLATES[key].resource_type for key in absent}
