@@ -36,7 +36,13 @@ class Settings(BaseSettings):
         description="Browser origins allowed to call the service; dev mode adds the sandbox.",
     )
     policy: str = Field(default="seed-2026", description="Clinical policy id (rules/policies).")
-    timezone: str = Field(default="UTC", description="Time zone of the evaluation date.")
+    timezone: str = Field(
+        default="UTC",
+        description=(
+            "IANA time zone of the evaluation date and of the calendar dates taken from "
+            "collection times (decision-spec §10)."
+        ),
+    )
     evaluation_date: date | None = Field(
         default=None,
         description="Dev mode only: evaluate as of this date (fixed test data, demos).",
@@ -87,9 +93,10 @@ class Settings(BaseSettings):
         return self.fhir.model_copy(update={"require_https": require_https})
 
     def mapping_config(self) -> MappingConfig:
+        """The mapping settings, read in the service's time zone (decision-spec §10)."""
         if self.mapping_file is None:
-            return MappingConfig()
-        return MappingConfig.from_toml(self.mapping_file)
+            return MappingConfig(timezone=self.timezone)
+        return MappingConfig.from_toml(self.mapping_file, timezone=self.timezone)
 
     @classmethod
     def settings_customise_sources(

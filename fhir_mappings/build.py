@@ -222,12 +222,14 @@ def _read(
     kind = resource.get("resourceType")
     terminology = config.terminology
     if kind == "Observation":
-        for observed in read_observation(resource, reference, terminology):
+        for observed in read_observation(resource, reference, terminology, config.zone):
             collected.add(observed)
     elif kind in _MEDICATION_TYPES:
         record = read_medication(resource, reference, terminology, media.get)
         collected.add(record)
-        if isinstance(record, MedicationRecord) and (infusion := infusion_of(resource, record)):
+        if isinstance(record, MedicationRecord) and (
+            infusion := infusion_of(resource, record, config.zone)
+        ):
             collected.infusions.append(infusion)
     elif kind == "Condition":
         found = read_condition(resource, reference, terminology)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import tomllib
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fhir_mappings.terminology import Terminology, load
 
@@ -27,16 +29,33 @@ class MappingConfig(BaseModel):
     code_lists: tuple[Path, ...] = Field(
         (), description="site TOML files merged with the built-in code lists"
     )
+    timezone: str = Field(
+        "UTC",
+        description="§10: the zone whose calendar dates collection times are taken in",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as problem:
+            raise ValueError(f"unknown time zone {value!r}") from problem
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @classmethod
-    def from_toml(cls, path: Path | str) -> MappingConfig:
-        """Settings from the file's `[mapping]` table; its code lists are merged too, as are
-        the files its `code_lists` names (relative to the file itself)."""
+    def from_toml(cls, path: Path | str, **overrides: Any) -> MappingConfig:
+        """Settings from the file's `[mapping]` table, then `overrides`; its code lists are
+        merged too, as are the files its `code_lists` names (relative to the file itself)."""
         source = Path(path)
         with source.open("rb") as handle:
             settings = tomllib.load(handle).get("mapping", {})
         extra = tuple(source.parent / p for p in settings.pop("code_lists", ()))
-        return cls(**settings, code_lists=(source, *extra))
+        return cls(**{**settings, **overrides}, code_lists=(source, *extra))
 
     @cached_property
     def terminology(self) -> Terminology:

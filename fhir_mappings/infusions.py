@@ -6,14 +6,14 @@ of each recorded infusion, and whether that moment is known or only its day.
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from fhir_mappings.facts import DrugClass, Infusion
 from fhir_mappings.medications import MedicationRecord
-from fhir_mappings.read import JSON, parse_datetime, period_start, text
-
-_DATE_ONLY = len("2026-12-03")
+from fhir_mappings.read import DATE_LENGTH, JSON, parse_instant, period_start, text
 
 
-def infusion_of(resource: JSON, record: MedicationRecord) -> Infusion | None:
+def infusion_of(resource: JSON, record: MedicationRecord, zone: tzinfo) -> Infusion | None:
     """The infusion a MedicationAdministration record stands for, if it is infliximab's.
 
     Its start is the moment that matters (a level drawn during the infusion is no trough
@@ -22,7 +22,7 @@ def infusion_of(resource: JSON, record: MedicationRecord) -> Infusion | None:
     if record.kind != "MedicationAdministration" or record.drug.drug is not DrugClass.INFLIXIMAB:
         return None
     raw = period_start(resource, "effective")
-    given = parse_datetime(raw)
+    given = parse_instant(raw, zone)
     if given is None:
         return None
-    return Infusion(record.reference, given, timed=len(text(raw) or "") > _DATE_ONLY)
+    return Infusion(record.reference, given, timed=len(text(raw) or "") > DATE_LENGTH)

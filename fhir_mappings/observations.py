@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from fhir_mappings.dates import parse_partial
@@ -29,7 +29,7 @@ from fhir_mappings.read import (
     mappings,
     names,
     number,
-    parse_datetime,
+    parse_instant,
     period_start,
     text,
 )
@@ -73,22 +73,23 @@ class ObservationFact:
 
 
 def read_observation(
-    resource: JSON, reference: str, terminology: Terminology
+    resource: JSON, reference: str, terminology: Terminology, zone: tzinfo = UTC
 ) -> list[ObservationFact | Unusable]:
     """The facts this Observation states, or why they cannot be used; [] if irrelevant.
 
     A panel whose own code is not recognised (e.g. "Infliximab level and antibodies") is read
     component by component, each with the panel's status and dates and the panel as source.
+    Times are moments in `zone`, the service's (§10).
     """
     recognised = _recognise(resource, terminology)
     if recognised is not None:
-        return _listed(_read(resource, reference, recognised, terminology))
+        return _listed(_read(resource, reference, recognised, terminology, zone))
     found: list[ObservationFact | Unusable] = []
     for component in mappings(resource.get("component")):
         part = {**{k: v for k, v in resource.items() if k in _INHERITED}, **component}
         part_recognised = _recognise(part, terminology)
         if part_recognised is not None:
-            found.extend(_listed(_read(part, reference, part_recognised, terminology)))
+            found.extend(_listed(_read(part, reference, part_recognised, terminology, zone)))
     return found
 
 
@@ -104,16 +105,20 @@ def _listed(
 
 
 def _read(
-    resource: JSON, reference: str, recognised: tuple[str, MatchedBy], terminology: Terminology
+    resource: JSON,
+    reference: str,
+    recognised: tuple[str, MatchedBy],
+    terminology: Terminology,
+    zone: tzinfo,
 ) -> ObservationFact | Unusable | None:
     topic, matched_by = Topic(recognised[0]), recognised[1]
     status = text(resource.get("status"))
     if status in _NEVER_A_FACT:
         return None
     raw_effective = period_start(resource, "effective")
-    effective = parse_datetime(raw_effective)
+    effective = parse_instant(raw_effective, zone)
     # An unreadable result still happened (§10): it keeps its topic and date, partial or not.
-    when = effective or _latest_moment(raw_effective)
+    when = effective or _latest_moment(raw_effective, zone)
 
     def unusable(reason: str) -> Unusable:
         return Unusable(reference, reason, topic, when)
@@ -123,7 +128,7 @@ def _read(
     if effective is None:
         shown = f" {text(raw_effective)!r}" if text(raw_effective) else ""
         return unusable(f"collection date{shown} is not a full date (effective[x])")
-    base = _Base(reference, effective, parse_datetime(resource.get("issued")), matched_by)
+    base = _Base(reference, effective, parse_instant(resource.get("issued"), zone), matched_by)
     outcome = _read_value(resource, topic, base, terminology)
     if isinstance(outcome, str):
         absent = names(resource.get("dataAbsentReason"))
@@ -131,10 +136,10 @@ def _read(
     return ObservationFact(topic, outcome)
 
 
-def _latest_moment(raw: object) -> datetime | None:
+def _latest_moment(raw: object, zone: tzinfo) -> datetime | None:
     """The last moment a partial date ("2026-11") may stand for: as new as it could be."""
     partial = parse_partial(raw)
-    return datetime.combine(partial.latest, time.max, tzinfo=UTC) if partial else None
+    return datetime.combine(partial.latest, time.max, tzinfo=zone) if partial else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, TypeAlias
 
 JSON: TypeAlias = Mapping[str, Any]
@@ -73,6 +73,27 @@ def parse_datetime(value: object) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return parsed
+
+
+def parse_instant(value: object, zone: tzinfo) -> datetime | None:
+    """A FHIR date, dateTime or instant as a moment in the service's time zone (decision-spec
+    §10), so that every date taken from it is that zone's calendar date.
+
+    A date-only value is that date's midnight in `zone`, not in UTC: read as UTC midnight, a
+    date would fall on the day before in any zone west of Greenwich.
+    """
+    parsed = parse_datetime(value)
+    if parsed is None:
+        return None
+    if len(text(value) or "") == DATE_LENGTH:
+        return datetime.combine(parsed.date(), time(0), tzinfo=zone)
+    try:
+        return parsed.astimezone(zone)
+    except (OverflowError, ValueError):  # year 1 or 9999 moved across midnight
+        return None
+
+
+DATE_LENGTH = len("2026-12-03")
 
 
 def parse_date(value: object) -> date | None:

@@ -47,3 +47,12 @@ def test_s2_fixed_evaluation_date_only_in_dev_mode() -> None:
     assert Settings(dev=True, evaluation_date="2026-01-31").evaluation_date is not None
     with pytest.raises(ValueError, match="dev mode"):
         Settings(dev=False, evaluation_date="2026-01-31")
+
+
+def test_s10_time_zones_the_service_zone_reaches_the_mappings(tmp_path: Path) -> None:
+    """One setting: the evaluation date and the dates of collection times share a zone."""
+    site = tmp_path / "site.toml"
+    site.write_text('[mapping]\ntimezone = "UTC"\nrenewal_gap_days = 300\n')
+    assert Settings(timezone="Europe/Amsterdam").mapping_config().timezone == "Europe/Amsterdam"
+    from_file = Settings(timezone="Europe/Amsterdam", mapping_file=site).mapping_config()
+    assert (from_file.timezone, from_file.renewal_gap_days) == ("Europe/Amsterdam", 300)
