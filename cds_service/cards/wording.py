@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from cds_service.cards.catalogue import load_catalogue
 from cds_service.protocol import SUMMARY_LIMIT
 from cds_service.protocol.response import Indicator
-from cds_service.rules import Assessment, Criterion, Need, Recommendation
+from cds_service.rules import Assessment, Criterion, Need, Recommendation, Status
 
 INDICATORS: dict[Recommendation, Indicator] = {
     Recommendation.WITHDRAWAL_CANDIDATE: "info",
@@ -66,6 +66,21 @@ def _criteria(assessment: Assessment) -> list[str]:
     return [CRITERION_NAMES[c] for c in assessment.failing]
 
 
+def _undecided(assessment: Assessment) -> list[str]:
+    """The unknown criteria: what a summary names when no test would settle them (e.g. an
+    unreadable HLA record), rather than blaming the EHR for data it did send."""
+    return [CRITERION_NAMES[c.id] for c in assessment.criteria if c.status is Status.UNKNOWN]
+
+
+def _insufficient(assessment: Assessment) -> str:
+    prefix = "Thiopurine withdrawal cannot be assessed yet"
+    if assessment.to_obtain:
+        return _fitting(f"{prefix}; obtain: ", _needs(assessment), "items")
+    if undecided := _undecided(assessment):
+        return _fitting(f"{prefix}; undecided: ", undecided, "criteria")
+    return f"{prefix}: some EHR data could not be obtained"
+
+
 def _needs(assessment: Assessment) -> list[str]:
     return [need_name(n) for n in assessment.to_obtain]
 
@@ -77,11 +92,7 @@ _SUMMARIES: dict[Recommendation, Callable[[Assessment], str]] = {
     Recommendation.CONTINUE_COMBINATION: lambda a: _fitting(
         "Continue infliximab + thiopurine; not met: ", _criteria(a), "criteria"
     ),
-    Recommendation.INSUFFICIENT_DATA: lambda a: (
-        _fitting("Thiopurine withdrawal cannot be assessed yet; obtain: ", _needs(a), "items")
-        if a.to_obtain
-        else "Thiopurine withdrawal cannot be assessed yet: some EHR data could not be obtained"
-    ),
+    Recommendation.INSUFFICIENT_DATA: lambda a: _insufficient(a),
     Recommendation.UNSUPPORTED_INDICATION: lambda a: (
         "Thiopurine withdrawal not assessed: rheumatoid arthritis without IBD"
     ),

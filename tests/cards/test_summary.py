@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_service.cards.wording import CRITERION_NAMES, summary
-from cds_service.rules import Assessment, Criterion, Need, Pathway, Recommendation
+from cds_service.rules import (
+    Assessment,
+    Criterion,
+    CriterionResult,
+    Need,
+    Pathway,
+    Recommendation,
+    Status,
+)
 
 BASE = Assessment(
     pathway=Pathway.WITHDRAWAL,
@@ -73,3 +81,12 @@ def test_spec_18_reintroduce_summary_says_what_happened_since_the_stop() -> None
         "Consider reintroducing an immunomodulator; since the thiopurine stop: "
         "antibodies positive, trough fell"
     )
+
+
+def test_s10_summary_names_the_undecided_criterion_when_no_test_would_settle_it() -> None:
+    """An unreadable HLA record: the EHR sent it, so the summary does not blame missing data."""
+    hla = CriterionResult(
+        id=Criterion.HLA_DQA1_05, status=Status.UNKNOWN, threshold="not a carrier", note="x"
+    )
+    text = summary(replace(BASE, recommendation=Recommendation.INSUFFICIENT_DATA, criteria=(hla,)))
+    assert text == "Thiopurine withdrawal cannot be assessed yet; undecided: HLA-DQA1*05"
