@@ -30,6 +30,7 @@ from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.rules import Policy, advise, load_policy
 from cds_service.settings import Settings
 from fhir_mappings import MappingConfig, build_facts, warm_up
+from fhir_mappings.topics import Topic
 
 Clock = Callable[[], date]
 
@@ -90,7 +91,7 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
     warm_up(mapping)
     # A site's antibody codes are searched for, not only recognised: the whole antibody
     # history then arrives with the coded labs ("never positive" needs all of it).
-    templates = with_site_lab_codes(mapping.terminology.search_tokens("antibodies"))
+    templates = with_site_lab_codes(mapping.terminology.search_tokens(Topic.ANTIBODIES))
     pipeline = _Pipeline(
         templates=templates,
         policy=load_policy(settings.policy),

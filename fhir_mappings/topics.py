@@ -6,12 +6,15 @@ its topic so it can still make its criterion unknown (decision-spec §10). One e
 typo is an error rather than a silent disconnection between two string vocabularies.
 
 The members whose names are also `Analyte`, `DrugClass`, `ActivityScore` or code-list topics
-carry the same values; `tests/fhir_mappings/test_topics.py` pins that.
+carry the same values; `tests/fhir_mappings/test_topics.py` pins that. `TOPIC_LABELS` is the one
+place a topic gets words a clinician reads (a card's "Not all CRP data could be obtained").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Topic(StrEnum):
@@ -42,3 +45,36 @@ class Topic(StrEnum):
 
 
 ACTIVITY_SCORES = (Topic.HARVEY_BRADSHAW, Topic.CDAI, Topic.PARTIAL_MAYO)
+MEDICATIONS = (
+    Topic.INFLIXIMAB,
+    Topic.THIOPURINE,
+    Topic.METHOTREXATE,
+    Topic.CORTICOSTEROID,
+    Topic.OTHER_ANTI_TNF,
+)
+"""The medication history: every drug class a medication record may inform."""
+
+TOPIC_LABELS: Mapping[Topic, str] = MappingProxyType(
+    {
+        Topic.INFLIXIMAB_LEVEL: "infliximab level",
+        Topic.CRP: "CRP",
+        Topic.PLATELETS: "platelet count",
+        Topic.CALPROTECTIN: "faecal calprotectin",
+        Topic.ANTIBODIES: "anti-infliximab antibody",
+        Topic.HLA_DQA1_05: "HLA-DQA1*05",
+        Topic.THIOPURINE_METABOLISM: "TPMT/NUDT15",
+        Topic.HARVEY_BRADSHAW: "Harvey-Bradshaw index",
+        Topic.CDAI: "CDAI",
+        Topic.PARTIAL_MAYO: "partial Mayo score",
+        Topic.INFLIXIMAB: "infliximab",
+        Topic.THIOPURINE: "thiopurine",
+        Topic.METHOTREXATE: "methotrexate",
+        Topic.CORTICOSTEROID: "corticosteroid",
+        Topic.OTHER_ANTI_TNF: "other anti-TNF",
+        Topic.REMISSION: "remission",
+        Topic.DIAGNOSIS: "diagnosis",
+        Topic.PATIENT: "age and sex",
+        Topic.DRAFT_ORDER: "draft order",
+    }
+)
+"""Each topic in words, written to read in "Not all <label> data could be obtained"."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cds_service.completeness import RULE_TOPICS, WHOLE_HISTORY, incomplete_topics
-from cds_service.prefetch import PREFETCH_TEMPLATES, DataTopic
+from cds_service.completeness import WHOLE_HISTORY, incomplete_topics
+from cds_service.prefetch import PREFETCH_TEMPLATES
 from cds_service.prefetch.outcome import (
     Failure,
     KeyOutcome,
@@ -16,6 +16,7 @@ from cds_service.prefetch.outcome import (
     PrefetchState,
     Problem,
 )
+from fhir_mappings.topics import MEDICATIONS, Topic
 from tests.conftest import TODAY, ConformantClient
 from tests.fixtures.routine_labs import routine_labs
 from tests.fixtures.worked_examples import worked_example
@@ -85,21 +86,21 @@ def _outcome(key: str, *, obtained: bool) -> KeyOutcome:
     )
 
 
-def test_every_prefetch_topic_has_rule_topics() -> None:
-    assert set(RULE_TOPICS) == set(DataTopic)
-
-
 def test_failed_key_makes_all_its_topics_incomplete() -> None:
     result = PrefetchResult((), {"labs": _outcome("labs", obtained=False)}, (), 1.0)
-    assert {"infliximab-level", "crp", "platelets"} <= incomplete_topics(result)
+    assert incomplete_topics(result) == PREFETCH_TEMPLATES["labs"].informs
+    assert {Topic.INFLIXIMAB_LEVEL, Topic.CRP, Topic.PLATELETS} <= incomplete_topics(result)
 
 
 def test_cut_short_sorted_key_leaves_only_whole_history_topics() -> None:
     result = PrefetchResult((), {"recentLabs": _outcome("recentLabs", obtained=True)}, (), 1.0)
-    assert incomplete_topics(result) == frozenset({"antibodies"}) & WHOLE_HISTORY
+    assert incomplete_topics(result) == frozenset({Topic.ANTIBODIES})
+    labs = PrefetchResult((), {"labs": _outcome("labs", obtained=True)}, (), 1.0)
+    assert incomplete_topics(labs) == frozenset()  # the latest results are all there
+    assert {Topic.ANTIBODIES, Topic.HLA_DQA1_05, Topic.THIOPURINE_METABOLISM} == WHOLE_HISTORY
 
 
 def test_cut_short_unsorted_key_is_wholly_incomplete() -> None:
     key = "medicationRequests"
     result = PrefetchResult((), {key: _outcome(key, obtained=True)}, (), 1.0)
-    assert {"infliximab", "thiopurine", "corticosteroid"} <= incomplete_topics(result)
+    assert incomplete_topics(result) == {*MEDICATIONS, Topic.REMISSION}

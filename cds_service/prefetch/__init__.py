@@ -19,7 +19,6 @@ from cds_service.prefetch.resolve import resolve_prefetch
 from cds_service.prefetch.settings import FetchSettings
 from cds_service.prefetch.templates import (
     PREFETCH_TEMPLATES,
-    DataTopic,
     PrefetchTemplate,
     discovery_prefetch,
     with_site_lab_codes,
@@ -27,7 +26,6 @@ from cds_service.prefetch.templates import (
 
 __all__ = [
     "PREFETCH_TEMPLATES",
-    "DataTopic",
     "Failure",
     "FetchSettings",
     "KeyOutcome",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cds_service.prefetch.templates import DataTopic
+from fhir_mappings.topics import Topic
 
 
 class KeySource(StrEnum):
@@ -68,7 +68,7 @@ class KeyOutcome:
     prefetch: PrefetchState
     required: bool
     label: str
-    informs: frozenset[DataTopic]
+    informs: frozenset[Topic]
     elapsed_ms: float
     resource_count: int = 0
     pages: int = 0
@@ -125,7 +125,7 @@ class PrefetchResult:
             text for outcome in self.problems() if (text := outcome.describe()) is not None
         )
 
-    def unavailable_topics(self) -> frozenset[DataTopic]:
+    def unavailable_topics(self) -> frozenset[Topic]:
         """Topics some of whose data could not be obtained: criteria on them are unknown."""
         return frozenset(
             topic
@@ -134,7 +134,7 @@ class PrefetchResult:
             for topic in outcome.informs
         )
 
-    def incomplete_topics(self) -> frozenset[DataTopic]:
+    def incomplete_topics(self) -> frozenset[Topic]:
         """Topics whose data was obtained only in part (page limit, deadline while paging)."""
         return frozenset(
             topic

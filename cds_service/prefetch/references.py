@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from cds_service.prefetch.templates import DataTopic, PrefetchTemplate
+from cds_service.prefetch.templates import MEDICATION_TOPICS, PrefetchTemplate
 
 REFERENCED_MEDICATIONS = PrefetchTemplate(
     key="referencedMedications",
     template="Medication/{id}",  # never advertised or rendered: the ids come from the records
     required=False,
     label="referenced medications",
-    informs=frozenset({DataTopic.MEDICATIONS, DataTopic.CORTICOSTEROIDS}),
+    informs=MEDICATION_TOPICS,
 )
 
 _RECORD_TYPES = frozenset(

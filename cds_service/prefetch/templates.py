@@ -29,27 +29,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from types import MappingProxyType
 
-
-class DataTopic(StrEnum):
-    """What a key informs, named so that a card can say which data could not be fetched."""
-
-    DEMOGRAPHICS = "age and sex"
-    DIAGNOSIS = "diagnoses"
-    REMISSION = "remission status"
-    MEDICATIONS = "medication history"
-    INFLIXIMAB_INFUSIONS = "infliximab infusions"
-    CORTICOSTEROIDS = "corticosteroid use"
-    INFLIXIMAB_LEVEL = "infliximab level"
-    ANTIBODIES = "anti-infliximab antibodies"
-    CRP = "CRP"
-    PLATELETS = "platelet count"
-    CALPROTECTIN = "faecal calprotectin"
-    HLA_DQA1 = "HLA-DQA1 typing"
-    TPMT_NUDT15 = "TPMT/NUDT15 status"
-    ACTIVITY_SCORES = "disease activity scores"
+from fhir_mappings.topics import ACTIVITY_SCORES, MEDICATIONS, Topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +39,16 @@ class PrefetchTemplate:
     """One prefetch key.
 
     `required` keys are those without which the service cannot decide anything (SPEC-15: 412
-    when they are unobtainable); a failed optional key only makes its topics unknown.
+    when they are unobtainable); a failed optional key only makes its topics unknown. `informs`
+    are the `Topic`s, the rules' own vocabulary, whose data the key carries; `label` names the
+    key for a card ("Laboratory results could not be fetched: ...").
     """
 
     key: str
     template: str
     required: bool
     label: str
-    informs: frozenset[DataTopic]
+    informs: frozenset[Topic]
     first_page_only: bool = False
     """A window by design ("the latest 100"): further pages are neither read nor missed."""
 
@@ -113,9 +97,9 @@ _GENETIC_CODES = _codes(_LOINC, "59019-0", "96654-9", "84413-4", "41048-0")
 # happened, and the mappings must see it to make its criterion unknown; filtering it out here
 # would let an older final result decide. The mappings drop entered-in-error and cancelled.
 
-_LAB_TOPICS = frozenset(
-    {DataTopic.INFLIXIMAB_LEVEL, DataTopic.CRP, DataTopic.PLATELETS, DataTopic.CALPROTECTIN}
-)
+_LAB_TOPICS = frozenset({Topic.INFLIXIMAB_LEVEL, Topic.CRP, Topic.PLATELETS, Topic.CALPROTECTIN})
+MEDICATION_TOPICS = frozenset(MEDICATIONS)
+"""What a medication record may inform: any drug class of the rules."""
 _TOKEN = re.compile(r"[^\s|,&#?{}]+\|[^\s|,&#?{}]+")
 
 
@@ -131,7 +115,7 @@ def _labs(site_codes: tuple[str, ...] = ()) -> PrefetchTemplate:
         ),
         required=False,
         label="laboratory results",
-        informs=_LAB_TOPICS | ({DataTopic.ANTIBODIES} if site_codes else frozenset()),
+        informs=_LAB_TOPICS | ({Topic.ANTIBODIES} if site_codes else frozenset()),
     )
 
 
@@ -141,14 +125,14 @@ _ALL_TEMPLATES = (
         template="Patient/{{context.patientId}}",
         required=False,
         label="patient demographics",
-        informs=frozenset({DataTopic.DEMOGRAPHICS}),
+        informs=frozenset({Topic.PATIENT}),
     ),
     PrefetchTemplate(
         key="conditions",
         template="Condition?patient={{context.patientId}}&_count=100",
         required=False,
         label="diagnoses",
-        informs=frozenset({DataTopic.DIAGNOSIS, DataTopic.REMISSION}),
+        informs=frozenset({Topic.DIAGNOSIS, Topic.REMISSION}),
     ),
     PrefetchTemplate(
         key="medicationStatements",
@@ -158,7 +142,7 @@ _ALL_TEMPLATES = (
         ),
         required=True,
         label="medication statements",
-        informs=frozenset({DataTopic.MEDICATIONS, DataTopic.CORTICOSTEROIDS, DataTopic.REMISSION}),
+        informs=MEDICATION_TOPICS | {Topic.REMISSION},
     ),
     PrefetchTemplate(
         key="medicationRequests",
@@ -168,7 +152,7 @@ _ALL_TEMPLATES = (
         ),
         required=True,
         label="medication orders",
-        informs=frozenset({DataTopic.MEDICATIONS, DataTopic.CORTICOSTEROIDS, DataTopic.REMISSION}),
+        informs=MEDICATION_TOPICS | {Topic.REMISSION},
     ),
     PrefetchTemplate(
         key="medicationAdministrations",
@@ -178,7 +162,7 @@ _ALL_TEMPLATES = (
         ),
         required=False,
         label="medication administrations",
-        informs=frozenset({DataTopic.INFLIXIMAB_INFUSIONS}),
+        informs=frozenset({Topic.INFLIXIMAB}),
     ),
     _labs(),
     PrefetchTemplate(
@@ -188,7 +172,7 @@ _ALL_TEMPLATES = (
         ),
         required=False,
         label="recent laboratory results",
-        informs=frozenset({DataTopic.ANTIBODIES}),
+        informs=frozenset({Topic.ANTIBODIES}),
         first_page_only=True,
     ),
     PrefetchTemplate(
@@ -196,7 +180,7 @@ _ALL_TEMPLATES = (
         template=f"Observation?patient={{{{context.patientId}}}}&code={_GENETIC_CODES}&_count=50",
         required=False,
         label="genetic test results",
-        informs=frozenset({DataTopic.HLA_DQA1, DataTopic.TPMT_NUDT15}),
+        informs=frozenset({Topic.HLA_DQA1_05, Topic.THIOPURINE_METABOLISM}),
     ),
     PrefetchTemplate(
         key="activityScores",
@@ -205,7 +189,7 @@ _ALL_TEMPLATES = (
         ),
         required=False,
         label="disease activity scores",
-        informs=frozenset({DataTopic.ACTIVITY_SCORES, DataTopic.REMISSION}),
+        informs=frozenset({*ACTIVITY_SCORES, Topic.REMISSION}),
         first_page_only=True,
     ),
 )
@@ -235,7 +219,7 @@ def with_site_lab_codes(
     # The antibody history now comes whole from `labs`; the latest-results window still reads
     # (results under other local codes are recognised by name) but no longer vouches for it.
     recent = templates["recentLabs"]
-    window = replace(recent, informs=recent.informs - {DataTopic.ANTIBODIES})
+    window = replace(recent, informs=recent.informs - {Topic.ANTIBODIES})
     return MappingProxyType({**templates, "labs": _labs(site_codes), "recentLabs": window})
 
 

@@ -14,14 +14,14 @@ Three things follow from it:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
 from cds_service.rules.window import unusable_for, unusable_source, unusable_text
 from fhir_mappings.facts import PatientFacts, Unusable
-from fhir_mappings.topics import ACTIVITY_SCORES, Topic
+from fhir_mappings.topics import ACTIVITY_SCORES, TOPIC_LABELS, Topic
 
 _LEVEL = (Topic.INFLIXIMAB_LEVEL,)
 _ANTIBODIES = (Topic.ANTIBODIES,)
@@ -114,15 +114,24 @@ def _not_older(unusable: Unusable, since: datetime | None) -> bool:
 def unless_incomplete(result: CriterionResult, incomplete: Collection[str]) -> CriterionResult:
     """A met criterion becomes unknown when some of its data could not be obtained.
 
-    Not-met stays not-met: more data cannot undo a failing result already seen, and the
-    conservative outcome (keep the combination) does not depend on what is missing. HLA-DQA1*05
-    is never unknown for missing data (decision-spec §3: testing is not required), so it only
-    says so; an HLA record that is on file but unreadable is another matter (`with_unusable`).
+    `incomplete` holds `Topic`s (`completeness.incomplete_topics`), compared as they are with
+    the criterion's `TOPICS`. Not-met stays not-met: more data cannot undo a failing result
+    already seen, and the conservative outcome (keep the combination) does not depend on what
+    is missing. HLA-DQA1*05 is never unknown for missing data (decision-spec §3: testing is not
+    required), so it only says so; an HLA record that is on file but unreadable is another
+    matter (`with_unusable`).
     """
     missing = [topic for topic in TOPICS[result.id] if topic in incomplete]
     if result.status is not Status.MET or not missing:
         return result
-    said = f" Not all {', '.join(missing)} data could be obtained from the EHR"
+    said = f" Not all {_listed(TOPIC_LABELS[topic] for topic in missing)} data could be obtained"
+    said += " from the EHR"
     if result.id in NEVER_UNKNOWN:
         return replace(result, note=result.note + said + " (testing is not required).")
     return replace(result, status=Status.UNKNOWN, note=result.note + said + ".")
+
+
+def _listed(words: Iterable[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    *rest, last = words
+    return f"{', '.join(rest)} and {last}" if rest else last

@@ -10,12 +10,12 @@ import pytest
 
 from cds_service.prefetch import (
     PREFETCH_TEMPLATES,
-    DataTopic,
     Failure,
     FetchSettings,
     KeySource,
     resolve_prefetch,
 )
+from fhir_mappings.topics import Topic
 from tests.prefetch.fhir_server import Fault, FhirTestServer
 from tests.prefetch.records import CONTEXT, TOKEN, small_record
 
@@ -79,7 +79,7 @@ async def test_one_hanging_key_does_not_cost_the_others(ehr: FhirTestServer) -> 
         expected = KeySource.FAILED if key in observation_keys else KeySource.FETCHED
         assert outcome.source is expected, key
     assert result.missing_required == ()
-    assert {DataTopic.CRP, DataTopic.ANTIBODIES} <= result.unavailable_topics()
+    assert {Topic.CRP, Topic.ANTIBODIES} <= result.unavailable_topics()
     assert (
         "Recent laboratory results could not be fetched: timeout: deadline of 300 ms reached"
         in (result.problem_descriptions())
@@ -112,4 +112,4 @@ async def test_deadline_while_paging_keeps_the_pages_read(ehr: FhirTestServer) -
     assert requests.problem is not None
     assert requests.problem.reason == "timeout: deadline of 300 ms reached before page 2"
     assert result.missing_required == ()
-    assert DataTopic.MEDICATIONS in result.incomplete_topics()
+    assert Topic.THIOPURINE in result.incomplete_topics()

@@ -9,7 +9,6 @@ import pytest
 
 from cds_service.prefetch import (
     PREFETCH_TEMPLATES,
-    DataTopic,
     Failure,
     FetchSettings,
     KeySource,
@@ -17,6 +16,7 @@ from cds_service.prefetch import (
     resolve_prefetch,
     with_site_lab_codes,
 )
+from fhir_mappings.topics import Topic
 from tests.prefetch.fhir_server import Fault, FhirTestServer, resource_identities
 from tests.prefetch.records import CONTEXT, TOKEN, observation
 
@@ -83,8 +83,8 @@ async def test_spec14_follows_next_links_up_to_limit(paged: FhirTestServer) -> N
     ]
     assert [r.params["_page"] for r in paged.requests[1:]] == [["2"], ["3"]]
     assert {r.authorization for r in paged.requests} == {f"Bearer {TOKEN}"}
-    assert DataTopic.CRP in result.incomplete_topics()
-    assert DataTopic.CRP not in result.unavailable_topics()
+    assert Topic.CRP in result.incomplete_topics()
+    assert Topic.CRP not in result.unavailable_topics()
 
 
 async def test_spec14_reads_every_page_within_the_limit(paged: FhirTestServer) -> None:

@@ -8,13 +8,13 @@ import pytest
 
 from cds_service.prefetch import (
     PREFETCH_TEMPLATES,
-    DataTopic,
     Failure,
     FetchSettings,
     KeySource,
     resolve_prefetch,
 )
 from cds_service.prefetch.references import unresolved_medication_ids
+from fhir_mappings.topics import Topic
 from tests.prefetch.fhir_server import Fault, FhirTestServer, ehr_prefetch, resource_identities
 from tests.prefetch.records import CONTEXT, PATIENT_ID, TOKEN
 
@@ -120,7 +120,7 @@ async def test_unreadable_medication_is_reported_and_the_others_kept(ehr: FhirTe
         "Referenced medications may be incomplete: 1 of 2 not read: HTTP 404 "
         "(OperationOutcome: Medication/m-aza is not known)"
     )
-    assert DataTopic.MEDICATIONS in result.incomplete_topics()
+    assert Topic.THIOPURINE in result.incomplete_topics()
     assert result.missing_required == ()
 
 
@@ -134,7 +134,7 @@ async def test_referenced_medications_without_fhir_server_are_unavailable(
     outcome = result.per_key[KEY]
     assert outcome.source is KeySource.FAILED
     assert outcome.problem is not None and outcome.problem.kind is Failure.NO_FHIR_SERVER
-    assert DataTopic.MEDICATIONS in result.unavailable_topics()
+    assert Topic.THIOPURINE in result.unavailable_topics()
     assert result.missing_required == ()
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from cds_service.prefetch import (
     PREFETCH_TEMPLATES,
-    DataTopic,
     Failure,
     FetchSettings,
     KeySource,
@@ -18,6 +17,7 @@ from cds_service.prefetch import (
     render_template,
     resolve_prefetch,
 )
+from fhir_mappings.topics import Topic
 from tests.prefetch.fhir_server import Fault, FhirTestServer, ehr_prefetch, resource_identities
 from tests.prefetch.records import (
     CONTEXT,
@@ -295,8 +295,8 @@ async def test_failing_fetch_of_an_optional_key_makes_its_topics_unknown(
     assert labs.problem is not None and labs.problem.kind is kind
     assert labs.problem.reason.startswith(reason)
     assert result.missing_required == ()
-    assert DataTopic.CRP in result.unavailable_topics()
-    assert DataTopic.MEDICATIONS not in result.unavailable_topics()
+    assert Topic.CRP in result.unavailable_topics()
+    assert Topic.THIOPURINE not in result.unavailable_topics()
     assert f"Laboratory results could not be fetched: {reason}" in "\n".join(
         result.problem_descriptions()
     )

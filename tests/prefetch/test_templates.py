@@ -8,13 +8,13 @@ import pytest
 
 from cds_service.prefetch import (
     PREFETCH_TEMPLATES,
-    DataTopic,
     Unrenderable,
     discovery_prefetch,
     render_template,
     with_site_lab_codes,
 )
 from cds_service.prefetch.render import TOKEN
+from fhir_mappings.topics import MEDICATIONS, Topic
 
 # The token fields of the hooks we serve (hooks library STU1): patient-view, order-select and
 # order-sign all define userId, patientId and encounterId as tokens.
@@ -61,15 +61,21 @@ def test_required_keys_are_the_medication_lists() -> None:
     assert required == {"medicationStatements", "medicationRequests"}
 
 
-def test_every_topic_the_rules_read_has_a_key() -> None:
+def test_every_topic_of_the_record_has_a_key() -> None:
     covered = {topic for template in PREFETCH_TEMPLATES.values() for topic in template.informs}
-    assert covered == set(DataTopic)
+    assert covered == set(Topic) - {Topic.DRAFT_ORDER}  # the draft order is in the hook context
+
+
+def test_medication_keys_inform_every_drug_class() -> None:
+    for key in ("medicationStatements", "medicationRequests"):
+        assert set(MEDICATIONS) <= PREFETCH_TEMPLATES[key].informs
+    assert PREFETCH_TEMPLATES["medicationAdministrations"].informs == {Topic.INFLIXIMAB}
 
 
 def test_local_antibody_codes_are_caught_by_a_code_independent_lab_query() -> None:
     recent = PREFETCH_TEMPLATES["recentLabs"].template
     assert "category=laboratory" in recent and "code=" not in recent
-    assert DataTopic.ANTIBODIES in PREFETCH_TEMPLATES["recentLabs"].informs
+    assert Topic.ANTIBODIES in PREFETCH_TEMPLATES["recentLabs"].informs
 
 
 def test_discovery_prefetch_is_the_template_strings() -> None:
@@ -115,7 +121,7 @@ def test_site_lab_codes_join_the_coded_lab_search() -> None:
     labs = templates["labs"]
     assert labs.template.count("http://lab.example.org/codes|IFXAB") == 1
     assert "code=http://loinc.org|39803-2," in labs.template
-    assert DataTopic.ANTIBODIES in labs.informs
+    assert Topic.ANTIBODIES in labs.informs
     assert list(templates) == list(PREFETCH_TEMPLATES)
     changed = {"labs", "recentLabs"}
     assert {k: t for k, t in templates.items() if k not in changed} == {
@@ -125,7 +131,7 @@ def test_site_lab_codes_join_the_coded_lab_search() -> None:
     # The antibody history now comes whole from `labs`: the window no longer vouches for it.
     recent = templates["recentLabs"]
     assert recent.template == PREFETCH_TEMPLATES["recentLabs"].template
-    assert DataTopic.ANTIBODIES not in recent.informs
+    assert Topic.ANTIBODIES not in recent.informs
 
 
 def test_no_site_lab_codes_leaves_templates_unchanged() -> None:

@@ -19,6 +19,7 @@ from cds_service.rules import (
     shown_on,
 )
 from fhir_mappings.facts import Analyte, Comparator, DiagnosisClass, DrugClass, Fact
+from fhir_mappings.topics import Topic
 
 from .builders import (
     NEG,
@@ -272,16 +273,27 @@ def test_s2_unknown_hook_is_an_error() -> None:
 
 
 def test_rule_incomplete_data_never_counts_as_met() -> None:
-    (assessment,) = assess(example_1(), SEED, hook=PV, incomplete={"antibodies", "corticosteroid"})
+    incomplete = {Topic.ANTIBODIES, Topic.CORTICOSTEROID}
+    (assessment,) = assess(example_1(), SEED, hook=PV, incomplete=incomplete)
     assert assessment.recommendation is Recommendation.INSUFFICIENT_DATA
     unknown = {c.id for c in assessment.criteria if c.status.value == "unknown"}
     assert unknown == {Criterion.ANTIBODIES, Criterion.REMISSION}
-    assert "Not all antibodies data could be obtained" in assessment.criteria[1].note
+    notes = {c.id: c.note for c in assessment.criteria}
+    assert "Not all anti-infliximab antibody data could be obtained" in notes[Criterion.ANTIBODIES]
+    assert "Not all corticosteroid data could be obtained" in notes[Criterion.REMISSION]
+
+
+def test_rule_incomplete_data_names_every_missing_topic_in_words() -> None:
+    incomplete = {Topic.REMISSION, Topic.CORTICOSTEROID, Topic.CDAI}
+    (assessment,) = assess(example_1(), SEED, hook=PV, incomplete=incomplete)
+    remission = next(c for c in assessment.criteria if c.id is Criterion.REMISSION)
+    assert "Not all remission, corticosteroid and CDAI data could be obtained" in remission.note
 
 
 def test_rule_incomplete_data_keeps_not_met_and_hla_never_unknown() -> None:
     low = with_lab(example_1(), Analyte.INFLIXIMAB_LEVEL, lab(9, 10, "Observation/t"))
-    (assessment,) = assess(low, SEED, hook=PV, incomplete={"infliximab-level", "hla-dqa1-05"})
+    incomplete = {Topic.INFLIXIMAB_LEVEL, Topic.HLA_DQA1_05}
+    (assessment,) = assess(low, SEED, hook=PV, incomplete=incomplete)
     assert assessment.recommendation is Recommendation.CONTINUE_COMBINATION
     assert assessment.failing == (Criterion.TROUGH,)
     hla = assessment.criteria[-1]
@@ -297,5 +309,5 @@ def test_s4_incomplete_antibodies_after_stop_means_monitor() -> None:
         *facts.lab(Analyte.INFLIXIMAB_LEVEL),
     )
     assert _codes(facts) == []
-    codes = [a.recommendation for a in assess(facts, SEED, hook=PV, incomplete={"antibodies"})]
+    codes = [a.recommendation for a in assess(facts, SEED, hook=PV, incomplete={Topic.ANTIBODIES})]
     assert codes == [Recommendation.MONITOR_AFTER_WITHDRAWAL]
