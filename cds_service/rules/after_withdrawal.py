@@ -28,6 +28,7 @@ from cds_service.rules.policy import Policy
 from cds_service.rules.topics import unless_incomplete, with_unusable
 from cds_service.rules.window import days_between, describe, describe_all, source
 from fhir_mappings.facts import Analyte, AntibodyStatus, DrugClass, Fact, PatientFacts
+from fhir_mappings.topics import Topic
 
 F = TypeVar("F", bound=Fact[Any])
 
@@ -128,7 +129,7 @@ def assess_after_withdrawal(
     facts: PatientFacts,
     policy: Policy,
     modifiers: tuple[Note, ...],
-    incomplete: Collection[str] = (),
+    incomplete: Collection[Topic] = (),
 ) -> Assessment | None:
     stop = stopped_on(facts, policy)
     if stop is None:

@@ -16,6 +16,7 @@ from cds_service.rules.policy import Policy
 from cds_service.rules.scope import in_scope, modifiers
 from cds_service.rules.withdrawal import applies, assess_withdrawal
 from fhir_mappings.facts import DrugClass, PatientFacts
+from fhir_mappings.topics import Topic
 
 _ORDER_HOOKS = frozenset({Hook.ORDER_SELECT, Hook.ORDER_SIGN})
 _ACTIONABLE = frozenset(
@@ -30,7 +31,7 @@ _RENEWABLE = frozenset({DrugClass.THIOPURINE, DrugClass.INFLIXIMAB})
 
 
 def assess(
-    facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[str] = ()
+    facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[Topic] = ()
 ) -> tuple[Assessment, ...]:
     """All assessments that apply to this patient today; empty outside every pathway.
 
@@ -68,7 +69,7 @@ def shown_on(assessment: Assessment, *, hook: str) -> bool:
 
 
 def advise(
-    facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[str] = ()
+    facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[Topic] = ()
 ) -> tuple[Assessment, ...]:
     """The assessments to render on this hook."""
     found = assess(facts, policy, hook=hook, incomplete=incomplete)

@@ -111,7 +111,7 @@ def _not_older(unusable: Unusable, since: datetime | None) -> bool:
     return since is None or unusable.effective is None or unusable.effective >= since
 
 
-def unless_incomplete(result: CriterionResult, incomplete: Collection[str]) -> CriterionResult:
+def unless_incomplete(result: CriterionResult, incomplete: Collection[Topic]) -> CriterionResult:
     """A met criterion becomes unknown when some of its data could not be obtained.
 
     `incomplete` holds `Topic`s (`completeness.incomplete_topics`), compared as they are with

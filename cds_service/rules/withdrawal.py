@@ -28,6 +28,7 @@ from cds_service.rules.remission import remission
 from cds_service.rules.scope import rheumatoid_without_ibd
 from cds_service.rules.topics import unless_incomplete
 from fhir_mappings.facts import DrugClass, PatientFacts
+from fhir_mappings.topics import Topic
 
 CRITERIA: tuple[Callable[[PatientFacts, Policy], CriterionResult], ...] = (
     criteria.trough,
@@ -66,7 +67,7 @@ def assess_withdrawal(
     facts: PatientFacts,
     policy: Policy,
     modifiers: tuple[Note, ...],
-    incomplete: Collection[str] = (),
+    incomplete: Collection[Topic] = (),
 ) -> Assessment:
     results = tuple(unless_incomplete(judge(facts, policy), incomplete) for judge in CRITERIA)
     recommendation, failing, to_obtain = outcome(results)
