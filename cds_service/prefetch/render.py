@@ -36,7 +36,8 @@ class Unrenderable:
 
 
 def render_template(template: str, context: Mapping[str, Any]) -> str | Unrenderable:
-    """The template with every token replaced by its URL-encoded value from `context`."""
+    """The template with every token replaced by its URL-encoded value from `context`, as a
+    query every FHIR server accepts (issue 10: `|` percent-encoded)."""
     missing: list[str] = []
 
     def fill(match: re.Match[str]) -> str:
@@ -47,7 +48,13 @@ def render_template(template: str, context: Mapping[str, Any]) -> str | Unrender
         return quote(value, safe="")
 
     rendered = TOKEN.sub(fill, template)
-    return Unrenderable(tuple(missing)) if missing else rendered
+    return Unrenderable(tuple(missing)) if missing else quote(rendered, safe=_QUERY_SAFE)
+
+
+# What a query may carry unencoded (RFC 3986 pchar, "/" and "?"; "%" keeps the escapes made
+# above). The rest is percent-encoded: `|` in `system|code` tokens as %7C, which Tomcat-based
+# FHIR servers (many HAPI deployments) refuse raw. "," stays: it is FHIR's OR separator.
+_QUERY_SAFE = "/?&=,:;+@!$'()*%-._~"
 
 
 def _token_value(token: str, context: Mapping[str, Any]) -> str | None:

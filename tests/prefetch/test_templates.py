@@ -144,3 +144,14 @@ def test_no_site_lab_codes_leaves_templates_unchanged() -> None:
 def test_site_lab_codes_must_be_plain_tokens(code: str) -> None:
     with pytest.raises(ValueError, match="system\\|code"):
         with_site_lab_codes([code])
+
+
+def test_issue10_query_percent_encodes_the_token_bar_and_keeps_the_or_comma() -> None:
+    """Tomcat-based FHIR servers refuse a raw `|` (`code=http://loinc.org|1988-5`)."""
+    rendered = render_template(
+        "Observation?patient={{context.patientId}}&code=http://loinc.org|1988-5,http://loinc.org|777-3",
+        {"patientId": "p|1"},
+    )
+    assert rendered == (
+        "Observation?patient=p%7C1&code=http://loinc.org%7C1988-5,http://loinc.org%7C777-3"
+    )
