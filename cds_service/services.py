@@ -16,10 +16,13 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
+
 from cds_service.cards import CardContext, load_catalogue, render_cards
 from cds_service.completeness import incomplete_topics
 from cds_service.prefetch import (
     FetchSettings,
+    PrefetchResult,
     PrefetchTemplate,
     discovery_prefetch,
     resolve_prefetch,
@@ -35,6 +38,10 @@ from fhir_mappings.topics import Topic
 Clock = Callable[[], date]
 
 _log = logging.getLogger("cds_service.services")
+
+# Up to this many resources (a typical record is under a hundred) the pipeline runs on the event
+# loop: a thread hop would cost more than the work. Beyond it, in a worker thread.
+_INLINE_RESOURCES = 300
 
 _USAGE = (
     "Reads the patient's infliximab, thiopurine, corticosteroid and other medication records, "
@@ -141,7 +148,7 @@ class _Pipeline:
     cards: CardContext
 
     async def handle(self, call: HookCall) -> CdsResponse:
-        request, context = call.request, call.context
+        request = call.request
         data = await resolve_prefetch(
             context=request.context,
             prefetch=request.prefetch,
@@ -154,6 +161,16 @@ class _Pipeline:
         )
         if data.missing_required:
             raise PreconditionFailed.missing(data.missing_required, data.problem_descriptions())
+        evaluate = partial(self._evaluate, call, data)
+        if len(data.resources) <= _INLINE_RESOURCES:
+            return evaluate()
+        # Thousands of records take a noticeable share of a second to map: off the event loop,
+        # so that one large legal request does not stall every other caller (issue 10).
+        return await anyio.to_thread.run_sync(evaluate)
+
+    def _evaluate(self, call: HookCall, data: PrefetchResult) -> CdsResponse:
+        """fhir_mappings -> rules -> cards: pure CPU work on what the prefetch step gathered."""
+        request, context = call.request, call.context
         facts = build_facts(
             data.resources,
             evaluated_on=self.today(),
