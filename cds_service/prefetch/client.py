@@ -3,13 +3,27 @@
 The access token travels only in the `headers` argument of a call, so it lives as long as the
 call. Failure reasons are our own words plus a status code or the server's diagnostics; an
 httpx exception (whose request object carries the headers) is never kept or formatted.
+
+A client that cannot wedge (issue 10): httpcore's pool (1.0.9, encode/httpcore#1093) loses a
+connection slot for good when a request is cancelled while it waits for a slot, so cancelling
+requests at the deadline eventually leaves a pool that sends nothing. So no request is ever
+cancelled while it waits for a slot or connects: requests first wait on our own per-server
+`CapacityLimiter` (below the pool size, and cancel-safe), then go to httpx with timeouts
+(connect, write, read, pool) that end them inside the deadline by themselves. A refused or
+reset connection is retried once when the time left allows. A `FallbackWatchdog` sees every
+request's fate: when every request fails to connect or times out for a while, the app
+reports itself unready and rebuilds the client.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Final
 
+import anyio
 import httpx
 
 from cds_service.prefetch.bundles import Page, operation_outcome_reason, read_answer
@@ -20,13 +34,157 @@ from cds_service.prefetch.templates import PrefetchTemplate
 FHIR_JSON = "application/fhir+json"
 
 
-def new_fhir_client() -> httpx.AsyncClient:
+# Time kept back from each request's timeouts, so that it ends before the deadline does.
+DEADLINE_MARGIN_S: Final = 0.010
+# Below this much time left, a request (or its retry) is not started.
+MIN_REQUEST_S: Final = 0.020
+
+
+class DeadlineReached:
+    """The deadline came before this request could finish: its key is reported as timed out
+    by the deadline, as if it had been cancelled there (see `KeyRun.deadline_reached`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEADLINE_REACHED"
+
+
+DEADLINE_REACHED: Final = DeadlineReached()
+
+
+@dataclass(eq=False)
+class FallbackWatchdog:
+    """Whether the fallback still reaches any FHIR server at all.
+
+    Tripped when `failures` requests in a row, to every host, failed to connect or timed out
+    and the first of them is at least `seconds` old; any HTTP answer resets it. While tripped
+    (until the next answer, or `seconds` after the trip at most) the app is not ready; on a
+    trip the app replaces its client (`wait_tripped`, `rebuilt`).
+    """
+
+    failures: int
+    seconds: float
+    clock: Any = time.monotonic
+    consecutive: int = 0
+    first_failure: float | None = None
+    tripped_at: float | None = None
+    trips: int = 0
+    _event: anyio.Event | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: FetchSettings) -> FallbackWatchdog:
+        return cls(settings.watchdog_failures, settings.watchdog_seconds)
+
+    def answered(self) -> None:
+        self.consecutive, self.first_failure, self.tripped_at = 0, None, None
+
+    def failed(self) -> None:
+        now = self.clock()
+        self.consecutive += 1
+        if self.first_failure is None:
+            self.first_failure = now
+        if (
+            self.tripped_at is None
+            and self.consecutive >= self.failures
+            and now - self.first_failure >= self.seconds
+        ):
+            self.tripped_at = now
+            self.trips += 1
+            if self._event is not None:
+                self._event.set()
+
+    def unready_reason(self) -> str | None:
+        """Why the app should not be considered ready, while the watchdog is tripped."""
+        if self.tripped_at is None:
+            return None
+        if self.clock() - self.tripped_at >= self.seconds:
+            self.answered()  # a rebuilt client had its chance; report afresh if it fails too
+            return None
+        return (
+            f"FHIR fallback unavailable: the last {self.consecutive} requests to every FHIR "
+            "server failed to connect or timed out; the HTTP client was rebuilt"
+        )
+
+    async def wait_tripped(self) -> None:
+        while self.tripped_at is None or self.consecutive == 0:
+            self._event = anyio.Event()
+            await self._event.wait()
+
+    def rebuilt(self) -> None:
+        """A new client replaced the wedged one: count its failures afresh, but stay
+        unready until it answers (or `seconds` pass)."""
+        self.consecutive, self.first_failure = 0, None
+
+
+@dataclass(eq=False)
+class _Guard:
+    """What bounds one client's requests: a limiter per FHIR server and one for all, both
+    below the pool size, and the watchdog its requests report to."""
+
+    max_connections: int
+    per_server: int
+    watchdog: FallbackWatchdog
+    _servers: dict[tuple[bytes, bytes, int | None], anyio.CapacityLimiter] = field(
+        default_factory=dict
+    )
+    _total: anyio.CapacityLimiter | None = None
+
+    def limiters(self, url: httpx.URL) -> tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]:
+        origin = (url.raw_scheme, url.raw_host, url.port)
+        server = self._servers.get(origin)
+        if server is None:
+            server = self._servers[origin] = anyio.CapacityLimiter(self.per_server)
+        if self._total is None:
+            self._total = anyio.CapacityLimiter(max(1, self.max_connections - 1))
+        return server, self._total
+
+
+_GUARDS: weakref.WeakKeyDictionary[httpx.AsyncClient, _Guard] = weakref.WeakKeyDictionary()
+_HTTPX_DEFAULT_MAX_CONNECTIONS: Final = 100
+
+
+def new_fhir_client(
+    settings: FetchSettings | None = None, watchdog: FallbackWatchdog | None = None
+) -> httpx.AsyncClient:
     """A client to share across requests, so that connections to the EHR are reused.
 
     It holds no credentials: every call passes its own headers. Redirects are not followed,
-    so a token is never replayed to a URL the service did not choose.
+    so a token is never replayed to a URL the service did not choose. Its pool holds
+    `max_connections`; `get_page` keeps its requests per server below that.
     """
-    return httpx.AsyncClient(headers={"Accept": FHIR_JSON}, follow_redirects=False)
+    settings = settings or FetchSettings()
+    client = httpx.AsyncClient(
+        headers={"Accept": FHIR_JSON},
+        follow_redirects=False,
+        limits=httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+            keepalive_expiry=settings.keepalive_expiry_s,
+        ),
+    )
+    _GUARDS[client] = _Guard(
+        settings.max_connections,
+        settings.max_requests_per_server,
+        watchdog or FallbackWatchdog.from_settings(settings),
+    )
+    return client
+
+
+def watchdog_of(client: httpx.AsyncClient, settings: FetchSettings) -> FallbackWatchdog:
+    return _guard(client, settings).watchdog
+
+
+def _guard(client: httpx.AsyncClient, settings: FetchSettings) -> _Guard:
+    """The client's guard; a client not made by `new_fhir_client` gets one for httpx's
+    default pool size."""
+    guard = _GUARDS.get(client)
+    if guard is None:
+        per_server = min(settings.max_requests_per_server, _HTTPX_DEFAULT_MAX_CONNECTIONS - 1)
+        guard = _GUARDS[client] = _Guard(
+            _HTTPX_DEFAULT_MAX_CONNECTIONS, per_server, FallbackWatchdog.from_settings(settings)
+        )
+    return guard
 
 
 def request_headers(access_token: str | None) -> dict[str, str]:
@@ -76,6 +234,10 @@ def check_fhir_server(url: str | None, settings: FetchSettings) -> FhirServer | 
     return FhirServer(base)
 
 
+# Failures of a connection before the server could have acted on the GET: retried once.
+_RETRIED = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
 async def get_page(
     client: httpx.AsyncClient,
     url: str,
@@ -83,21 +245,80 @@ async def get_page(
     template: PrefetchTemplate,
     headers: dict[str, str],
     settings: FetchSettings,
-) -> Page | Problem:
-    """One GET, read as an answer to `template`'s query."""
+    deadline: float = math.inf,
+) -> Page | Problem | DeadlineReached:
+    """One GET, read as an answer to `template`'s query, ended by `deadline` (a
+    `time.perf_counter()` value) at the latest: then `DEADLINE_REACHED`."""
+    guard = _guard(client, settings)
     try:
-        response = await client.get(
-            url,
-            headers=headers,
-            timeout=settings.request_timeout_ms / 1000,
-            follow_redirects=False,
-        )
-    except httpx.TimeoutException:
-        return Problem(Failure.TIMEOUT, f"timeout after {settings.request_timeout_ms} ms")
-    except httpx.ConnectError:
-        return Problem(Failure.CONNECTION, "connection to fhirServer failed")
-    except httpx.HTTPError as error:
-        return Problem(Failure.CONNECTION, f"request failed ({type(error).__name__})")
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        return Problem(Failure.CONNECTION, "request failed (invalid URL)")
+    server, total = guard.limiters(target)
+    acquired = False
+    with anyio.move_on_after(_left(deadline)):  # waiting for a limiter is safe to cancel
+        await server.acquire()
+        try:
+            await total.acquire()
+        except BaseException:
+            server.release()
+            raise
+        acquired = True
+    if not acquired:
+        return DEADLINE_REACHED
+    try:
+        return await _exchange(client, url, template, headers, settings, deadline, guard.watchdog)
+    finally:
+        total.release()
+        server.release()
+
+
+def _left(deadline: float) -> float:
+    return deadline - time.perf_counter()
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    url: str,
+    template: PrefetchTemplate,
+    headers: dict[str, str],
+    settings: FetchSettings,
+    deadline: float,
+    watchdog: FallbackWatchdog,
+) -> Page | Problem | DeadlineReached:
+    configured = settings.request_timeout_ms / 1000
+    for attempt in (1, 2):
+        budget = min(configured, _left(deadline) - DEADLINE_MARGIN_S)
+        if budget < MIN_REQUEST_S:
+            return DEADLINE_REACHED
+        try:
+            response = await client.get(
+                url, headers=headers, timeout=httpx.Timeout(budget), follow_redirects=False
+            )
+        except httpx.TimeoutException:
+            watchdog.failed()
+            if budget < configured:  # the deadline's timeout, not the request's own
+                return DEADLINE_REACHED
+            return Problem(Failure.TIMEOUT, f"timeout after {settings.request_timeout_ms} ms")
+        except _RETRIED as error:
+            watchdog.failed()
+            if attempt == 1 and _left(deadline) - DEADLINE_MARGIN_S >= MIN_REQUEST_S:
+                continue
+            if isinstance(error, httpx.ConnectError):
+                return Problem(Failure.CONNECTION, "connection to fhirServer failed")
+            return Problem(Failure.CONNECTION, f"request failed ({type(error).__name__})")
+        except httpx.HTTPError as error:
+            watchdog.failed()
+            return Problem(Failure.CONNECTION, f"request failed ({type(error).__name__})")
+        except anyio.get_cancelled_exc_class():
+            watchdog.failed()  # the backstop had to end it: it did not end by itself
+            raise
+        watchdog.answered()
+        return _page(response, template)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _page(response: httpx.Response, template: PrefetchTemplate) -> Page | Problem:
     body = _json(response)
     if response.status_code != 200:
         return _status_problem(response.status_code, body)

@@ -3,9 +3,12 @@
 Per key (a per-key strategy, as HAPI FHIR does it): a usable prefetch value is used; `null`
 means known empty and is not queried; an absent, OperationOutcome or unreadable value is
 fetched from `fhirServer` with the request's bearer token. All fetches of one request run
-concurrently on one `httpx.AsyncClient` under one deadline; at the deadline the unfinished ones
-are cancelled (nothing outlives the call) and reported as timed out. Medications the records
-reference by id are read next, under the same deadline (see `references`).
+concurrently on one `httpx.AsyncClient` under one deadline. Each request ends itself by the
+deadline (its timeouts are cut to the time left, see `client.get_page`), so the deadline does
+not cancel requests inside httpx, where a cancelled wait for a pool slot can wedge the pool
+(issue 10); a cancel scope `backstop_ms` after the deadline ends whatever did not (nothing
+outlives the call). The unfinished keys are reported as timed out by the deadline. Medications
+the records reference by id are read next, under the same deadline (see `references`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import httpx
 
 from cds_service.prefetch.bundles import Page, read_answer
 from cds_service.prefetch.client import (
+    DEADLINE_REACHED,
+    DeadlineReached,
     FhirServer,
     check_fhir_server,
     get_page,
@@ -70,8 +75,9 @@ async def resolve_prefetch(
     medications = KeyRun(REFERENCED_MEDICATIONS, PrefetchState.ABSENT, started)
     async with AsyncExitStack() as stack:
         server = check_fhir_server(fhir_server, settings)
-        session = _Session(server, access_token, context, settings, client, stack)
-        with anyio.move_on_after(settings.deadline_ms / 1000):
+        deadline = started + settings.deadline_ms / 1000
+        session = _Session(server, access_token, context, settings, client, stack, deadline)
+        with anyio.move_on_after((settings.deadline_ms + settings.backstop_ms) / 1000):
             await session.fetch(run for run in runs if not run.done)
             wanted = unresolved_medication_ids(_all_resources(runs), fhir_server)
             await session.read_medications(medications, wanted)
@@ -122,6 +128,7 @@ class _Session:
     settings: FetchSettings
     client: httpx.AsyncClient | None
     stack: AsyncExitStack
+    deadline: float  # `time.perf_counter()` when the fallback must be over
 
     async def fetch(self, runs: Iterable[KeyRun]) -> None:
         """Fetch or complete each run, all concurrently."""
@@ -146,12 +153,15 @@ class _Session:
             return
         run.expected_pages = len(ids)
         failures: list[Problem] = []
+        late: list[str] = []
         server, http = self.server, await self._http()
 
         async def read(medication_id: str) -> None:
             url = server.query_url(f"Medication/{quote(medication_id, safe='')}")
             answer = await self._get(http, url, run.template)
-            if isinstance(answer, Problem):
+            if isinstance(answer, DeadlineReached):
+                late.append(medication_id)
+            elif isinstance(answer, Problem):
                 failures.append(answer)
             else:
                 run.source = KeySource.FETCHED
@@ -160,6 +170,8 @@ class _Session:
         async with anyio.create_task_group() as tasks:
             for medication_id in ids:
                 tasks.start_soon(read, medication_id)
+        if late:  # left unfinished: reported as the deadline's, with how many were read
+            return
         if failures:
             first = failures[0]
             reason = f"{len(failures)} of {len(ids)} not read: {first.reason}"
@@ -176,16 +188,20 @@ class _Session:
                 run.finish(KeySource.SKIPPED, Problem(Failure.UNRENDERABLE, rendered.reason))
                 return
             answer = await self._get(http, server.query_url(rendered), run.template)
+            if isinstance(answer, DeadlineReached):
+                return  # left unfinished: reported as the deadline's
             if isinstance(answer, Problem):
                 run.finish(KeySource.FAILED, answer)
                 return
             run.source = KeySource.FETCHED
             run.add(answer)
-        run.finish(problem=await self._follow_next_links(run, server, http))
+        stopped = await self._follow_next_links(run, server, http)
+        if not isinstance(stopped, DeadlineReached):
+            run.finish(problem=stopped)
 
     async def _follow_next_links(
         self, run: KeyRun, server: FhirServer, http: httpx.AsyncClient
-    ) -> Problem | None:
+    ) -> Problem | DeadlineReached | None:
         """Read further pages (SPEC-14) on the same origin up to the page limit; why it
         stopped early, if it did. The pages already read are kept either way."""
         limit = self.settings.max_pages
@@ -198,6 +214,8 @@ class _Session:
             if isinstance(url, Problem):
                 return url
             answer = await self._get(http, url, run.template)
+            if isinstance(answer, DeadlineReached):
+                return DEADLINE_REACHED
             if isinstance(answer, Problem):
                 reason = f"page {run.pages + 1} not read: {answer.reason}"
                 return Problem(answer.kind, reason, answer.http_status)
@@ -206,26 +224,27 @@ class _Session:
 
     async def _get(
         self, http: httpx.AsyncClient, url: str, template: PrefetchTemplate
-    ) -> Page | Problem:
+    ) -> Page | Problem | DeadlineReached:
         return await get_page(
             http,
             url,
             template=template,
             headers=request_headers(self.access_token),
             settings=self.settings,
+            deadline=self.deadline,
         )
 
     async def _http(self) -> httpx.AsyncClient:
         """The caller's client, or one of our own, opened on first use and closed with the
         call."""
         if self.client is None:
-            self.client = await self.stack.enter_async_context(_own_client())
+            self.client = await self.stack.enter_async_context(_own_client(self.settings))
         return self.client
 
 
 @asynccontextmanager
-async def _own_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with new_fhir_client() as client:
+async def _own_client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with new_fhir_client(settings) as client:
         yield client
 
 
@@ -262,5 +281,9 @@ def _deduplicated(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], 
 
 
 def _audit(result: PrefetchResult, hook_instance: str | None) -> None:
-    record = {"hookInstance": hook_instance, **result.audit_record()}
+    from cds_service.log_safety import capped
+
+    # The client chose hookInstance: capped here, escaped by json.dumps (issue 10).
+    shown = None if hook_instance is None else capped(hook_instance)
+    record = {"hookInstance": shown, **result.audit_record()}
     audit_log.info("prefetch %s", json.dumps(record, sort_keys=True), extra={"audit": record})

@@ -15,7 +15,7 @@ the clinician's workflow; at the deadline the unfinished keys are reported as un
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class FetchSettings(BaseModel):
@@ -37,6 +37,50 @@ class FetchSettings(BaseModel):
             "the deadline bounds everything regardless."
         ),
     )
+    backstop_ms: int = Field(
+        default=50,
+        ge=0,
+        description=(
+            "How long after the deadline an unfinished request is cancelled. Requests end "
+            "themselves before the deadline (their timeouts are cut to the time left); this "
+            "only catches one that does not, such as an answer trickling in byte by byte."
+        ),
+    )
+    max_connections: int = Field(
+        default=20,
+        ge=2,
+        description="Connections the shared FHIR client keeps open, to all servers together.",
+    )
+    max_requests_per_server: int = Field(
+        default=12,
+        ge=1,
+        description=(
+            "Requests in flight to one FHIR server at once, across all hook requests; the "
+            "others wait their turn (within the deadline). Must be below max_connections, so "
+            "that no request waits for a pool slot, where cancelling it could lose the slot."
+        ),
+    )
+    keepalive_expiry_s: float = Field(
+        default=4.0,
+        gt=0,
+        description="Idle connections are closed after this long (below most servers' own).",
+    )
+    watchdog_failures: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Consecutive FHIR requests, to every server, that failed to connect or timed out "
+            "before the fallback is declared stuck: /readyz answers 503, the client is rebuilt."
+        ),
+    )
+    watchdog_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "How long those failures must have lasted, and how long /readyz stays 503 at most "
+            "after a trip unless a FHIR server answers first."
+        ),
+    )
     max_pages: int = Field(
         default=5,
         ge=1,
@@ -46,3 +90,9 @@ class FetchSettings(BaseModel):
         default=True,
         description="Refuse a non-https fhirServer (SPEC-09); off only for local development.",
     )
+
+    @model_validator(mode="after")
+    def _requests_below_pool(self) -> FetchSettings:
+        if self.max_requests_per_server >= self.max_connections:
+            raise ValueError("max_requests_per_server must be below max_connections")
+        return self

@@ -7,8 +7,11 @@ and `_sort` (`-` for descending). An unknown search parameter is a 400, like a s
 so a template the server does not understand fails loudly instead of returning everything.
 
 Faults are configured per resource type: hang, HTTP 500, a 200 carrying an OperationOutcome,
-a garbage body, absurdly nested JSON, 401; `page_size` forces paginated Bundles with `next`
-links; `required_token` makes every request without that bearer token a 401. Every request is
+a garbage body, absurdly nested JSON, 401, a slow answer (`slow_seconds`), a connection closed
+without an answer, a connection reset (RST); `chaos` applies the last three at random to a share
+of all requests. It speaks HTTP/1.1 with keep-alive, so clients reuse connections. `page_size`
+forces paginated Bundles with `next` links; `required_token` makes every request without that
+bearer token a 401. Every request is
 recorded (method, path, parameters, Authorization and Accept headers, client port) so tests
 can assert what was sent.
 
@@ -25,7 +28,10 @@ Reusable from any test module:
 from __future__ import annotations
 
 import json
+import random
 import socket
+import struct
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -53,6 +59,13 @@ class Fault(StrEnum):
     GARBAGE = "garbage"
     DEEP_JSON = "deep-json"  # valid JSON nested beyond any parser's recursion limit
     UNAUTHORIZED = "401"
+    SLOW = "slow"  # the right answer, after `slow_seconds`
+    DROP = "drop"  # the connection closed without an answer
+    RESET = "reset"  # the connection reset (RST), without an answer
+
+
+# What `answer` returns instead of a status when the connection is to be dropped or reset.
+_DROP, _RESET = -1, -2
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,8 @@ class FhirTestServer:
         self.next_link_base: str | None = None  # to advertise next links on another origin
         self.required_token: str | None = None
         self.hang_seconds = 30.0
+        self.slow_seconds = 0.2
+        self._chaos: tuple[float, random.Random] | None = None
         # When set, each request waits until this many are in flight together: a client
         # that queries one at a time breaks the barrier and gets 503s.
         self.rendezvous: threading.Barrier | None = None
@@ -128,6 +143,11 @@ class FhirTestServer:
         """Answer requests for `resource_type` ("*" for all) with `fault`, from that page on."""
         self._faults[resource_type] = (fault, from_page)
 
+    def chaos(self, share: float, *, seed: int = 0) -> None:
+        """From now on, answer `share` of all requests (0 to 1, at random, reproducibly by
+        `seed`) slowly, by closing the connection, or by resetting it, in equal parts."""
+        self._chaos = (share, random.Random(seed)) if share > 0 else None
+
     def requests_for(self, resource_type: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.resource_type == resource_type]
 
@@ -164,6 +184,9 @@ class FhirTestServer:
         fault = self._fault(parts[0], page)
         if fault is not None:
             return fault
+        return self._content(request, parts, page)
+
+    def _content(self, request: RecordedRequest, parts: list[str], page: int) -> tuple[int, bytes]:
         if len(parts) == 2 and parts[1] != "_search":
             return self._read(parts[0], parts[1])
         if len(parts) == 1 or parts[1] == "_search":
@@ -172,9 +195,22 @@ class FhirTestServer:
 
     def _fault(self, resource_type: str, page: int) -> tuple[int, bytes] | None:
         configured = self._faults.get(resource_type) or self._faults.get("*")
-        if configured is None or page < configured[1]:
+        fault = None if configured is None or page < configured[1] else configured[0]
+        if fault is None and self._chaos is not None:
+            share, chance = self._chaos
+            with self._lock:
+                draw = chance.random()
+            if draw < share:
+                fault = (Fault.SLOW, Fault.DROP, Fault.RESET)[int(draw / share * 3) % 3]
+        if fault is None:
             return None
-        fault = configured[0]
+        if fault is Fault.SLOW:
+            self._release.wait(self.slow_seconds)
+            return None
+        if fault is Fault.DROP:
+            return _DROP, b""
+        if fault is Fault.RESET:
+            return _RESET, b""
         if fault is Fault.HANG:
             self._release.wait(self.hang_seconds)
             return 503, _outcome("timeout", "hung")
@@ -311,6 +347,11 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fhir = fhir
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about clients that reset their connection (a deadline, a closed pool)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
@@ -344,6 +385,14 @@ class _Handler(BaseHTTPRequestHandler):
             client_port=self.client_address[1],
         )
         status, body = self.server.fhir.answer(request)
+        if status in (_DROP, _RESET):
+            self.close_connection = True
+            if status == _RESET:  # linger 0: closing now sends RST instead of FIN
+                linger = struct.pack("ii", 1, 0)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.rfile.close()
+                self.connection.close()
+            return
         try:
             self.send_response(status)
             self.send_header("Content-Type", FHIR_JSON)
