@@ -8,12 +8,17 @@ from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds_service import api, error_handlers, openapi
 from cds_service.feedback import FeedbackStore
 from cds_service.prefetch import new_fhir_client
+from cds_service.prefetch.client import FallbackWatchdog
+from cds_service.prefetch.settings import FetchSettings
+from cds_service.protocol import Issue
 from cds_service.registry import ServiceRegistry
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
@@ -36,15 +41,23 @@ def create_app(
     settings = settings or Settings()
     registry = registry if registry is not None else clinical_registry(settings)
     feedback_store = FeedbackStore(settings.feedback_database)
+    fetch = settings.fetch_settings()
+    watchdog = FallbackWatchdog.from_settings(fetch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.dev:
             raise ProductionModeUnavailable(PRODUCTION_REFUSAL)
         feedback_store.initialise()
-        async with new_fhir_client() as client:
-            app.state.http = client
-            yield
+        app.state.http = new_fhir_client(fetch, watchdog)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_rebuild_when_wedged, app, fetch, watchdog)
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await app.state.http.aclose()
 
     app = FastAPI(
         title="aza-advisor",
@@ -64,8 +77,48 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
+    app.add_middleware(_FallbackReadiness, watchdog=watchdog)
     openapi.install(app)
+    app.state.fallback_watchdog = watchdog
     return app
+
+
+async def _rebuild_when_wedged(
+    app: FastAPI, fetch: FetchSettings, watchdog: FallbackWatchdog
+) -> None:
+    """On each watchdog trip, replace the shared FHIR client; the old one is closed once the
+    calls that hold it have passed their deadline."""
+
+    async def close_later(client: Any) -> None:
+        try:
+            await anyio.sleep((fetch.deadline_ms + fetch.backstop_ms) / 1000 + 1)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
+
+    async with anyio.create_task_group() as closing:
+        while True:
+            await watchdog.wait_tripped()
+            old, app.state.http = app.state.http, new_fhir_client(fetch, watchdog)
+            watchdog.rebuilt()
+            log.warning("FHIR fallback stuck (every request failed); HTTP client rebuilt")
+            closing.start_soon(close_later, old)
+
+
+class _FallbackReadiness:
+    """`/readyz` answers 503 while the watchdog says the FHIR fallback is stuck."""
+
+    def __init__(self, app: ASGIApp, watchdog: FallbackWatchdog) -> None:
+        self.app, self.watchdog = app, watchdog
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/readyz":
+            reason = self.watchdog.unready_reason()
+            if reason is not None:
+                response = error_handlers.outcome_response(503, Issue("transient", reason))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 @cache
