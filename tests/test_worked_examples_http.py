@@ -152,3 +152,15 @@ def test_s9_spec12_mixed_mode_equals_prefetch(unhurried: ConformantClient, numbe
     absent = set(full) - set(mixed)
     assert queried == {PREFETCH_TEMPLATES[key].resource_type for key in absent}
     assert comparable(response) == comparable(prefetched)
+
+
+def test_issue10_fhir_server_refusing_a_raw_bar_still_gives_the_card(
+    unhurried: ConformantClient,
+) -> None:
+    """Tomcat (under many HAPI servers) answers 400 to `code=http://loinc.org|1988-5`."""
+    example = worked_example(1, today=TODAY)
+    with FhirTestServer(example.resources) as server:
+        server.refuse_raw_bar = True
+        fetched = call(unhurried, example, server, None)
+        assert server.requests and all(r.path.startswith("/fhir/") for r in server.requests)
+    assert_expected_card(example, fetched)

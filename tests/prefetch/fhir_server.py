@@ -103,6 +103,7 @@ class FhirTestServer:
         self.page_size: int | None = None
         self.next_link_base: str | None = None  # to advertise next links on another origin
         self.required_token: str | None = None
+        self.refuse_raw_bar = False  # as Tomcat does by default: 400 to a raw "|" in the URL
         self.hang_seconds = 30.0
         self.slow_seconds = 0.2
         self._chaos: tuple[float, random.Random] | None = None
@@ -372,6 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(self.path, self.rfile.read(length))
 
     def _serve(self, target: str, form: bytes) -> None:
+        if self.server.fhir.refuse_raw_bar and "|" in target:
+            self._send(400, _outcome("invalid", "Invalid character found in the request target"))
+            return
         url = urlsplit(target)
         params = parse_qs(url.query, keep_blank_values=True)
         for name, values in parse_qs(form.decode(), keep_blank_values=True).items():
@@ -393,6 +397,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.close()
                 self.connection.close()
             return
+        self._send(status, body)
+
+    def _send(self, status: int, body: bytes) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", FHIR_JSON)
