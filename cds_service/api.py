@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from cds_service.error_handlers import outcome_response
 from cds_service.feedback import FeedbackStore
+from cds_service.log_safety import loggable
 from cds_service.openapi import ERROR_RESPONSES
 from cds_service.protocol import (
     CONTEXT_MODELS,
@@ -76,8 +77,8 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     response = await service.handler(call)
     log.info(
         "hook answered service=%s hookInstance=%s cards=%d",
-        service_id,
-        hook_request.hookInstance,
+        loggable(service_id),
+        loggable(hook_request.hookInstance),
         len(response.cards),
     )
     return JSONResponse(response.wire())
@@ -97,7 +98,7 @@ async def feedback(service_id: str, request: Request) -> JSONResponse:
     count = await store.save(service_id, received.feedback)
     log.info(
         "feedback stored service=%s received=%d stored=%d",
-        service_id,
+        loggable(service_id),
         count.received,
         count.stored,
     )

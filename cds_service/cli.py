@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from cds_service.app import PRODUCTION_REFUSAL
+from cds_service.log_safety import SingleLineFormatter
 
 DEV_BANNER = """
 ############################################################################
@@ -40,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def configure_logging() -> None:
     """Our own lines at INFO; the HTTP client's only from WARNING, because its INFO lines print
-    request URLs, and the FHIR queries' URLs carry patient ids (no PHI in logs)."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    request URLs, and the FHIR queries' URLs carry patient ids (no PHI in logs). Each record is
+    one line however a value slipped into it (issue 10): see log_safety."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(SingleLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(handlers=[handler])
     logging.getLogger().setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cds_service.log_safety import loggable
 from cds_service.protocol import CdsHooksError, Issue, operation_outcome
 
 log = logging.getLogger("cds_service.errors")
@@ -31,7 +32,7 @@ def outcome_response(status: int, *issues: Issue) -> JSONResponse:
 
 async def _cds_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, CdsHooksError)
-    log.info("request refused status=%d path=%s", error.status, request.url.path)
+    log.info("request refused status=%d path=%s", error.status, loggable(request.url.path))
     return JSONResponse(error.outcome(), status_code=error.status, media_type=_FHIR_JSON)
 
 
@@ -51,6 +52,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
-    # The traceback goes to our log, never to the client; the log line carries no request data.
-    log.error("unexpected error on %s", request.url.path, exc_info=error)
+    # The traceback goes to our log, never to the client; the log line carries no request data
+    # beyond the path, escaped and capped like every request-supplied value.
+    log.error("unexpected error on %s", loggable(request.url.path), exc_info=error)
     return outcome_response(500, Issue("exception", "internal error; see the service log"))

@@ -7,7 +7,6 @@ Each step is a function of the previous one's output; this module only chains th
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import anyio
 
 from cds_service.cards import CardContext, load_catalogue, render_cards
 from cds_service.completeness import incomplete_topics
+from cds_service.log_safety import loggable
 from cds_service.prefetch import (
     FetchSettings,
     PrefetchResult,
@@ -183,7 +183,7 @@ class _Pipeline:
             # A count only: the other patient's identifiers are PHI and stay out of the log.
             _log.warning(
                 "records of another patient dropped hookInstance=%s count=%d",
-                json.dumps(request.hookInstance),
+                loggable(request.hookInstance),
                 len(facts.foreign),
             )
         incomplete = incomplete_topics(data, self.templates)
