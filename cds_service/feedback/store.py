@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio.to_thread
+from pydantic_core import PydanticSerializationError
 
-from cds_service.protocol import FeedbackItem
+from cds_service.protocol import BadRequest, FeedbackItem, Issue
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -65,13 +66,21 @@ class FeedbackStore:
 
     def _save(self, service_id: str, items: list[FeedbackItem]) -> StoredCount:
         received_at = datetime.now(UTC).isoformat()
-        rows = [_row(service_id, item, received_at) for item in items]
-        with self._connect() as connection:
-            before = connection.total_changes
-            connection.executemany(
-                "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
-            stored = connection.total_changes - before
+        try:
+            rows = [_row(service_id, item, received_at) for item in items]
+            with self._connect() as connection:
+                before = connection.total_changes
+                connection.executemany(
+                    "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
+                stored = connection.total_changes - before
+        except (PydanticSerializationError, UnicodeEncodeError):
+            # Text that is not Unicode (half a surrogate pair) can be neither serialised nor
+            # stored. wire.decode_json refuses it first; this keeps any other way in a 400 too,
+            # with nothing stored (the transaction rolled back).
+            raise BadRequest(
+                Issue("structure", "feedback holds text that cannot be encoded as UTF-8")
+            ) from None
         return StoredCount(received=len(items), stored=stored)
 
     @contextmanager
