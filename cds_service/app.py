@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -35,10 +36,17 @@ class ProductionModeUnavailable(RuntimeError):
     """Fail closed: without JWT verification, the service must not accept production traffic."""
 
 
+_SWITCH_INTERVAL_S = 0.001
+
+
 def create_app(
     settings: Settings | None = None, registry: ServiceRegistry | None = None
 ) -> FastAPI:
     settings = settings or Settings()
+    # Large records are evaluated in a worker thread; with the default 5 ms GIL switch interval
+    # the event loop waits up to 5 ms each time it wants the GIL back, which adds up to tens of
+    # milliseconds per request for everyone else. 1 ms keeps them responsive (issue 10 item 2).
+    sys.setswitchinterval(_SWITCH_INTERVAL_S)
     registry = registry if registry is not None else clinical_registry(settings)
     feedback_store = FeedbackStore(settings.feedback_database)
     fetch = settings.fetch_settings()

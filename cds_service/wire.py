@@ -19,6 +19,7 @@ import re
 from itertools import accumulate
 from typing import Any, NoReturn, TypeVar
 
+import anyio
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
@@ -45,7 +46,16 @@ async def read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
-    return decode_json(bytes(body))
+    if len(body) <= _INLINE_DECODE_BYTES:
+        return decode_json(bytes(body))
+    # A few MiB take tens of milliseconds to check and decode: off the event loop, so that one
+    # large legal request does not stall every other caller (issue 10 item 2).
+    return await anyio.to_thread.run_sync(decode_json, bytes(body))
+
+
+# Bodies up to this size are decoded on the event loop (well under a millisecond); a typical
+# hook request with prefetch is 20-100 KB.
+_INLINE_DECODE_BYTES = 256 * 1024
 
 
 def decode_json(body: bytes, *, max_nesting: int = MAX_NESTING) -> Any:

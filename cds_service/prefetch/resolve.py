@@ -26,6 +26,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
+from cds_service.log_safety import capped
 from cds_service.prefetch.bundles import Page, read_answer
 from cds_service.prefetch.client import (
     DEADLINE_REACHED,
@@ -281,7 +282,6 @@ def _deduplicated(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], 
 
 
 def _audit(result: PrefetchResult, hook_instance: str | None) -> None:
-    from cds_service.log_safety import capped
 
     # The client chose hookInstance: capped here, escaped by json.dumps (issue 10).
     shown = None if hook_instance is None else capped(hook_instance)
