@@ -48,7 +48,10 @@ async def _validation_error(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = "not-found" if error.status_code == 404 else "not-supported"
-    return outcome_response(error.status_code, Issue(code, str(error.detail)))
+    response = outcome_response(error.status_code, Issue(code, str(error.detail)))
+    # Starlette's own headers, e.g. `Allow` on a 405 (RFC 9110 §15.5.6 requires it).
+    response.headers.update(error.headers or {})
+    return response
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

@@ -39,6 +39,8 @@ def install(app: FastAPI) -> None:
             schemas[name] = model_schema
         for operations in schema["paths"].values():
             for operation in operations.values():
+                # FastAPI's 422 is never sent: invalid input is a 400 with an OperationOutcome.
+                operation.get("responses", {}).pop("422", None)
                 name = operation.pop("x-request-model", None)
                 if name:
                     operation["requestBody"] = {
@@ -47,6 +49,8 @@ def install(app: FastAPI) -> None:
                             "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
                         },
                     }
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         app.openapi_schema = schema
         return schema
 

@@ -126,3 +126,23 @@ def test_unknown_route_404_operation_outcome(client: ConformantClient) -> None:
     response = client.get("/nowhere")
     assert response.status_code == 404
     diagnostics(response)
+
+
+def test_issue10_405_answers_carry_allow(client: ConformantClient) -> None:
+    response = client.get("/cds-services/echo-patient-view")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_issue10_openapi_advertises_the_statuses_actually_sent(client: ConformantClient) -> None:
+    spec = client.get("/openapi.json").json()
+    statuses = {
+        status
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+        for status in operation.get("responses", {})
+    }
+    assert "422" not in statuses
+    assert {"400", "404", "413"} <= statuses
+    assert "HTTPValidationError" not in json.dumps(spec)
