@@ -17,6 +17,7 @@ reports itself unready and rebuilds the client.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import weakref
@@ -292,9 +293,7 @@ async def _exchange(
         if budget < MIN_REQUEST_S:
             return DEADLINE_REACHED
         try:
-            response = await client.get(
-                url, headers=headers, timeout=httpx.Timeout(budget), follow_redirects=False
-            )
+            answer = await _read(client, url, headers, httpx.Timeout(budget), settings)
         except httpx.TimeoutException:
             watchdog.failed()
             if budget < configured:  # the deadline's timeout, not the request's own
@@ -314,22 +313,61 @@ async def _exchange(
             watchdog.failed()  # the backstop had to end it: it did not end by itself
             raise
         watchdog.answered()
-        return _page(response, template)
+        if isinstance(answer, Problem):
+            return answer
+        return await _page(*answer, template)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _page(response: httpx.Response, template: PrefetchTemplate) -> Page | Problem:
-    body = _json(response)
-    if response.status_code != 200:
-        return _status_problem(response.status_code, body)
-    if body is None:
+async def _read(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    timeout: httpx.Timeout,
+    settings: FetchSettings,
+) -> tuple[int, bytes] | Problem:
+    """Status and body, read no further than `max_answer_bytes` (issue 10: a 50 MB answer took
+    memory that was never released and the call's whole deadline)."""
+    cap = settings.max_answer_bytes
+    too_large = Problem(Failure.TOO_LARGE, f"answer over the {_mebibytes(cap)} limit")
+    async with client.stream(
+        "GET", url, headers=headers, timeout=timeout, follow_redirects=False
+    ) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            return too_large
+        body = bytearray()
+        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb is capped too
+            body += chunk
+            if len(body) > cap:
+                return too_large
+        return response.status_code, bytes(body)
+
+
+def _mebibytes(count: int) -> str:
+    return f"{count / (1024 * 1024):g} MiB"
+
+
+# Answers up to this size are decoded on the event loop; larger ones in a worker thread, so
+# that one large answer does not stall the other callers.
+_INLINE_DECODE_BYTES = 256 * 1024
+
+
+async def _page(status: int, body: bytes, template: PrefetchTemplate) -> Page | Problem:
+    if len(body) <= _INLINE_DECODE_BYTES:
+        decoded = _json(body)
+    else:
+        decoded = await anyio.to_thread.run_sync(_json, body)
+    if status != 200:
+        return _status_problem(status, decoded)
+    if decoded is None:
         return Problem(Failure.UNREADABLE, "unreadable JSON")
-    return read_answer(body, template)
+    return read_answer(decoded, template)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(body: bytes) -> Any:
     try:
-        return response.json()
+        return json.loads(body)
     except (ValueError, RecursionError):  # bad JSON, bad encoding, absurd nesting
         return None
 

@@ -48,6 +48,7 @@ class Failure(StrEnum):
     UNRENDERABLE = "unrenderable"
     FOREIGN_NEXT_LINK = "foreign-next-link"
     PAGE_LIMIT = "page-limit"
+    TOO_LARGE = "too-large"
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,14 @@ class FetchSettings(BaseModel):
             "after a trip unless a FHIR server answers first."
         ),
     )
+    max_answer_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description=(
+            "Largest FHIR answer (one page) read; a larger one makes its key unavailable, "
+            "named on the card, instead of taking the memory and the deadline of the call."
+        ),
+    )
     max_pages: int = Field(
         default=5,
         ge=1,

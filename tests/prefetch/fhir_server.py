@@ -62,6 +62,7 @@ class Fault(StrEnum):
     SLOW = "slow"  # the right answer, after `slow_seconds`
     DROP = "drop"  # the connection closed without an answer
     RESET = "reset"  # the connection reset (RST), without an answer
+    HUGE = "huge"  # a valid, empty searchset padded to `huge_bytes`
 
 
 # What `answer` returns instead of a status when the connection is to be dropped or reset.
@@ -106,6 +107,7 @@ class FhirTestServer:
         self.refuse_raw_bar = False  # as Tomcat does by default: 400 to a raw "|" in the URL
         self.hang_seconds = 30.0
         self.slow_seconds = 0.2
+        self.huge_bytes = 50 * 1000 * 1000
         self._chaos: tuple[float, random.Random] | None = None
         # When set, each request waits until this many are in flight together: a client
         # that queries one at a time breaks the barrier and gets 503s.
@@ -219,6 +221,9 @@ class FhirTestServer:
             return 500, _outcome("exception", "internal error in the test server")
         if fault is Fault.OPERATION_OUTCOME:
             return 200, _outcome("processing", "search failed in the test server")
+        if fault is Fault.HUGE:
+            head = b'{"resourceType": "Bundle", "type": "searchset", "entry": [], "pad": "'
+            return 200, head + b"x" * max(self.huge_bytes - len(head) - 2, 0) + b'"}'
         if fault is Fault.GARBAGE:
             return 200, b"<html><body>Service temporarily unavailable</body></html>"
         if fault is Fault.DEEP_JSON:

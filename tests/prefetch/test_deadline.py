@@ -113,3 +113,30 @@ async def test_deadline_while_paging_keeps_the_pages_read(ehr: FhirTestServer) -
     assert requests.problem.reason == "timeout: deadline of 300 ms reached before page 2"
     assert result.missing_required == ()
     assert Topic.THIOPURINE in result.incomplete_topics()
+
+
+async def test_issue10_a_50_mb_answer_is_refused_within_the_deadline(ehr: FhirTestServer) -> None:
+    """Its key is unavailable and named; the other keys are not held up by it."""
+    ehr.fail("Observation", Fault.HUGE)
+    settings = FetchSettings(require_https=False, deadline_ms=2000, max_answer_bytes=1024 * 1024)
+
+    started = time.perf_counter()
+    result = await resolve(ehr, settings)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < settings.deadline_ms / 1000 + MARGIN_S
+    observations = [k for k, t in PREFETCH_TEMPLATES.items() if t.resource_type == "Observation"]
+    for key in observations:
+        problem = result.per_key[key].problem
+        assert problem is not None and problem.kind is Failure.TOO_LARGE, key
+        assert problem.reason == "answer over the 1 MiB limit"
+    assert result.missing_required == ()
+    assert result.per_key["medicationStatements"].problem is None
+
+
+async def test_issue10_an_answer_under_the_cap_is_read(ehr: FhirTestServer) -> None:
+    ehr.fail("Observation", Fault.HUGE)
+    ehr.huge_bytes = 900 * 1024
+    settings = FetchSettings(require_https=False, deadline_ms=2000, max_answer_bytes=1024 * 1024)
+    result = await resolve(ehr, settings)
+    assert result.per_key["labs"].problem is None
