@@ -76,3 +76,45 @@ def test_spec28_malformed_feedback_400_and_nothing_stored(
 def test_spec28_feedback_for_unknown_service_404(client: ConformantClient) -> None:
     body = {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-01-01"}]}
     assert client.post("/cds-services/nope/feedback", json=body).status_code == 404
+
+
+_ACCEPTED = {
+    "card": "c0ffee00-0000-4000-8000-000000000001",
+    "outcome": "accepted",
+    "acceptedSuggestions": [{"id": "s-1"}, {"id": "s-2"}],
+    "outcomeTimestamp": "2026-11-22T10:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    "resent",
+    [
+        {**_ACCEPTED, "outcomeTimestamp": "2026-11-22T11:00:00+01:00"},
+        {**_ACCEPTED, "acceptedSuggestions": [{"id": "s-2"}, {"id": "s-1"}]},
+        {**_ACCEPTED, "vendorTrackingId": "abc"},
+    ],
+    ids=["other-utc-offset", "suggestions-reordered", "extra-field"],
+)
+def test_issue10_feedback_identity_by_meaning_not_bytes(
+    client: ConformantClient, tmp_path: Path, resent: dict[str, Any]
+) -> None:
+    assert client.post(URL, json={"feedback": [_ACCEPTED]}).json()["stored"] == 1
+    assert client.post(URL, json={"feedback": [resent]}).json() == {"received": 1, "stored": 0}
+    assert len(stored_rows(tmp_path)) == 1
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {**_ACCEPTED, "outcomeTimestamp": "2026-11-22T10:00:01Z"},
+        {**_ACCEPTED, "acceptedSuggestions": [{"id": "s-1"}]},
+        {**_ACCEPTED, "card": "c0ffee00-0000-4000-8000-000000000002"},
+    ],
+    ids=["another-instant", "other-suggestions", "another-card"],
+)
+def test_issue10_feedback_with_another_meaning_is_stored(
+    client: ConformantClient, tmp_path: Path, other: dict[str, Any]
+) -> None:
+    client.post(URL, json={"feedback": [_ACCEPTED]})
+    assert client.post(URL, json={"feedback": [other]}).json()["stored"] == 1
+    assert len(stored_rows(tmp_path)) == 2

@@ -233,8 +233,10 @@ def test_issue10_surrogate_pairs_and_escaped_backslashes_are_accepted(
     client: ConformantClient, tmp_path: Path
 ) -> None:
     # An emoji as an ASCII-only encoder writes it, and a literal backslash before "ud800".
-    for text in ('"\\ud83d\\ude00"', '"\\\\ud800"', '"\\\\\\\\ud800"'):
-        body = json.dumps({"feedback": [feedback_item(note="x")]}).replace('"x"', text)
+    texts = ('"\\ud83d\\ude00"', '"\\\\ud800"', '"\\\\\\\\ud800"')
+    for number, text in enumerate(texts):
+        item = feedback_item(card=f"c{number}", note="x")  # another card: not a resend
+        body = json.dumps({"feedback": [item]}).replace('"x"', text)
         assert post(client, FEEDBACK, body).status_code == 200, text
     assert stored(tmp_path) == 3
 

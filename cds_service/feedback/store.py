@@ -97,7 +97,31 @@ class FeedbackStore:
 
 def _row(service_id: str, item: FeedbackItem, received_at: str) -> tuple[str, ...]:
     item_json = item.model_dump_json(exclude_none=True)
-    canonical = json.dumps({"service": service_id, **json.loads(item_json)}, sort_keys=True)
-    key = hashlib.sha256(canonical.encode()).hexdigest()
     outcome_at = item.outcomeTimestamp.isoformat()
+    key = identity(service_id, item)
     return (key, service_id, item.card, item.outcome, outcome_at, received_at, item_json)
+
+
+def identity(service_id: str, item: FeedbackItem) -> str:
+    """The key of what a feedback item means, not of its bytes (issue 10): the same instant
+    written with another UTC offset, suggestions in another order, or an extra field a client
+    adds is the same feedback, stored once."""
+    reason = item.overrideReason
+    coding = reason.reason if reason else None
+    meaning = {
+        "service": service_id,
+        "card": item.card,
+        "outcome": item.outcome,
+        "at": _utc(item.outcomeTimestamp),
+        "suggestions": sorted({s.id for s in item.acceptedSuggestions or ()}),
+        "reason": [coding.system, coding.code] if coding else None,
+        "comment": reason.userComment if reason else None,
+    }
+    canonical = json.dumps(meaning, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _utc(moment: datetime) -> str:
+    """A timestamp without an offset is read as UTC, as the service reads FHIR times."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
