@@ -168,9 +168,17 @@ class _Session:
                 run.source = KeySource.FETCHED
                 run.add(answer)
 
+        pending = iter(ids)
+
+        async def reader() -> None:
+            for medication_id in pending:  # shared: each id is taken by one reader
+                await read(medication_id)
+
+        # A bounded set of readers, not a task per reference (1,000 references were 1,000
+        # tasks): the requests are bounded per server anyway, the tasks now too (issue 10).
         async with anyio.create_task_group() as tasks:
-            for medication_id in ids:
-                tasks.start_soon(read, medication_id)
+            for _ in range(min(len(ids), self.settings.max_requests_per_server)):
+                tasks.start_soon(reader)
         if late:  # left unfinished: reported as the deadline's, with how many were read
             return
         if failures:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -166,3 +167,26 @@ def test_which_references_need_reading() -> None:
     ]
     assert unresolved_medication_ids(records, base) == ["1", "2", "3"]
     assert unresolved_medication_ids(records, None) == ["1", "2"]
+
+
+async def test_issue10_many_references_are_read_by_a_bounded_set_of_tasks(
+    fhir_server: FhirTestServer,
+) -> None:
+    """1,000 references used to start 1,000 tasks at once."""
+    count = 300
+    fhir_server.add(
+        {"resourceType": "Patient", "id": PATIENT_ID},
+        *(medication(f"m-{n}", "1256") for n in range(count)),
+        *(request(f"rx-{n}", f"Medication/m-{n}") for n in range(count)),
+    )
+    fhir_server.slow_seconds = 0.05
+    fhir_server.fail("Medication", Fault.SLOW)
+    settings = FetchSettings(require_https=False, deadline_ms=20_000, request_timeout_ms=5000)
+    running = asyncio.create_task(resolve(fhir_server.base_url, None, settings))
+    peak = 0
+    while not running.done():
+        peak = max(peak, len(asyncio.all_tasks()))
+        await asyncio.sleep(0.01)
+    result = running.result()
+    assert result.per_key[KEY].resource_count == count
+    assert peak < 3 * settings.max_requests_per_server + 20, peak
