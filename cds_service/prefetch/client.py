@@ -367,9 +367,14 @@ async def _page(status: int, body: bytes, template: PrefetchTemplate) -> Page | 
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # bad JSON, bad encoding, absurd nesting
+        return json.loads(body, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # bad JSON, bad encoding, absurd nesting, NaN
         return None
+
+
+def _not_json(constant: str) -> Any:
+    """`NaN` and `Infinity` are not JSON (RFC 8259): such an answer is unreadable."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _status_problem(status: int, body: Any) -> Problem:

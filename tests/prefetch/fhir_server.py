@@ -63,6 +63,7 @@ class Fault(StrEnum):
     DROP = "drop"  # the connection closed without an answer
     RESET = "reset"  # the connection reset (RST), without an answer
     HUGE = "huge"  # a valid, empty searchset padded to `huge_bytes`
+    NAN_JSON = "nan-json"  # a searchset with `NaN` in it: Python's json accepts it, RFC 8259 not
 
 
 # What `answer` returns instead of a status when the connection is to be dropped or reset.
@@ -221,6 +222,8 @@ class FhirTestServer:
             return 500, _outcome("exception", "internal error in the test server")
         if fault is Fault.OPERATION_OUTCOME:
             return 200, _outcome("processing", "search failed in the test server")
+        if fault is Fault.NAN_JSON:
+            return 200, b'{"resourceType": "Bundle", "type": "searchset", "total": NaN}'
         if fault is Fault.HUGE:
             head = b'{"resourceType": "Bundle", "type": "searchset", "entry": [], "pad": "'
             return 200, head + b"x" * max(self.huge_bytes - len(head) - 2, 0) + b'"}'

@@ -281,6 +281,7 @@ async def test_resources_are_deduplicated_across_keys(ehr: FhirTestServer) -> No
         (Fault.OPERATION_OUTCOME, Failure.OPERATION_OUTCOME, "OperationOutcome: search failed"),
         (Fault.GARBAGE, Failure.UNREADABLE, "unreadable JSON"),
         (Fault.DEEP_JSON, Failure.UNREADABLE, "unreadable JSON"),
+        (Fault.NAN_JSON, Failure.UNREADABLE, "unreadable JSON"),
     ],
 )
 async def test_failing_fetch_of_an_optional_key_makes_its_topics_unknown(
