@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from cds_service.error_handlers import outcome_response
 from cds_service.feedback import FeedbackStore
-from cds_service.log_safety import loggable
+from cds_service.log_safety import capped, loggable
 from cds_service.openapi import ERROR_RESPONSES
 from cds_service.protocol import (
     CONTEXT_MODELS,
@@ -66,7 +66,7 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
         raise BadRequest(
             Issue(
                 "invalid",
-                f"hook {hook_request.hook!r} is not served by {service_id!r}, "
+                f"hook {capped(hook_request.hook)!r} is not served by {service_id!r}, "
                 f"which answers {expected!r}",
                 expression=("hook",),
             )

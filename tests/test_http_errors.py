@@ -53,6 +53,13 @@ def test_spec42_hook_not_served_by_service_400(client: ConformantClient) -> None
     assert "'order-sign' is not served" in diagnostics(response)
 
 
+def test_issue10_unserved_hook_is_not_echoed_whole(client: ConformantClient) -> None:
+    response = client.post(URL, json=hook_request("x" * 1_000_000))
+    assert response.status_code == 400
+    assert "more characters" in diagnostics(response)
+    assert len(response.content) < 2_000
+
+
 def test_spec42_wrong_content_type_400(client: ConformantClient) -> None:
     body = json.dumps(hook_request()).encode()
     response = client.post(URL, content=body, headers={"content-type": "text/plain"})
