@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -152,18 +153,20 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """A real `python -m cds_service serve --dev` process on a free loopback port."""
+@contextmanager
+def serve_dev(cwd: Path, *, capture: bool = True) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `python -m cds_service serve --dev` process on a free loopback port, and its base
+    URL. Without `capture` its output is discarded (a load test would fill the pipe)."""
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
     env["AZA_EVALUATION_DATE"] = TODAY.isoformat()  # the fixtures' date, even across midnight
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "cds_service", "serve", "--dev", "--port", str(port)],
         env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -173,8 +176,15 @@ def served(tmp_path: Path) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=10)
-        assert b"DEVELOPMENT MODE" in output
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    with serve_dev(tmp_path) as (base, process):
+        yield base
+    assert process.stdout is not None
+    assert b"DEVELOPMENT MODE" in process.stdout.read()

@@ -13,9 +13,6 @@ requests that wait for a pool slot, they did not: every later call answered 412 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +23,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.conftest import TODAY, _free_port, check_wire
+from tests.conftest import TODAY, check_wire, serve_dev
 from tests.fixtures.worked_examples import WorkedExample, worked_example
 from tests.prefetch.fhir_server import FhirTestServer
 from tests.test_worked_examples_http import SERVICE_FOR_HOOK, assert_expected_card, context_of
@@ -39,29 +36,8 @@ EXAMPLE = 1  # a withdrawal candidate: its card needs every lab and medication k
 
 @pytest.fixture
 def served_app(tmp_path: Path) -> Iterator[str]:
-    """`cds-service serve --dev` on a free loopback port (as `tests.conftest.served`)."""
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
-    env["AZA_EVALUATION_DATE"] = TODAY.isoformat()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cds_service", "serve", "--dev", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serve_dev(tmp_path, capture=False) as (base, _):
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _body(example: WorkedExample, server: FhirTestServer, n: int) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def rx(code: str) -> dict[str, Any]:
     return concept(RXNORM, code)
 
 
+INFLIXIMAB = rx("191831")
+AZATHIOPRINE = rx("1256")
+
+
 def statement(
     ident: str, medication: dict[str, Any], status: str = "active", **extra: Any
 ) -> Resource:

@@ -10,18 +10,17 @@ from typing import Any
 from fhir_mappings import DrugClass, Exposure, PatientFacts, build_facts
 from tests.fhir_mappings.resources import (
     ATC,
+    AZATHIOPRINE,
+    INFLIXIMAB,
     TODAY,
     administration,
     concept,
     day,
     patient,
     request,
-    rx,
     statement,
 )
 
-INFLIXIMAB = rx("191831")
-AZATHIOPRINE = rx("1256")
 BUDESONIDE = concept(ATC, "A07EA06")
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fhir_mappings import build_facts
-from tests.fhir_mappings.resources import TODAY, administration, patient, rx
-
-INFLIXIMAB = rx("191831")
-AZATHIOPRINE = rx("1256")
+from tests.fhir_mappings.resources import (
+    AZATHIOPRINE,
+    INFLIXIMAB,
+    TODAY,
+    administration,
+    patient,
+)
 
 
 def test_s10_trough_timing_infusions_newest_first_with_their_precision() -> None:

@@ -17,6 +17,8 @@ from fhir_mappings import (
 )
 from tests.fhir_mappings.resources import (
     ATC,
+    AZATHIOPRINE,
+    INFLIXIMAB,
     TODAY,
     administration,
     bundle,
@@ -27,9 +29,6 @@ from tests.fhir_mappings.resources import (
     rx,
     statement,
 )
-
-INFLIXIMAB = rx("191831")
-AZATHIOPRINE = rx("1256")
 
 
 def facts(*resources: dict[str, Any], config: MappingConfig | None = None) -> PatientFacts:
