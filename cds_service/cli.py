@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from cds_service.app import PRODUCTION_REFUSAL
+from cds_service.http.app import PRODUCTION_REFUSAL
 from cds_service.log_safety import SingleLineFormatter
 
 DEV_BANNER = """
@@ -60,7 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Workers are separate processes: they read the mode from the environment.
     os.environ["AZA_DEV"] = "true"
     uvicorn.run(
-        "cds_service.app:create_app",
+        "cds_service.http.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cds_service import api, error_handlers, openapi
 from cds_service.feedback import FeedbackStore
+from cds_service.http import errors, openapi, routes
 from cds_service.prefetch import new_fhir_client
 from cds_service.prefetch.client import FallbackWatchdog
 from cds_service.prefetch.settings import FetchSettings
@@ -76,8 +76,8 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry
     app.state.feedback = feedback_store
-    app.include_router(api.router)
-    error_handlers.install(app)
+    app.include_router(routes.router)
+    errors.install(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -123,7 +123,7 @@ class _FallbackReadiness:
         if scope["type"] == "http" and scope["path"] == "/readyz":
             reason = self.watchdog.unready_reason()
             if reason is not None:
-                response = error_handlers.outcome_response(503, Issue("transient", reason))
+                response = errors.outcome_response(503, Issue("transient", reason))
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -135,7 +135,7 @@ def _default_app() -> FastAPI:
 
 
 def __getattr__(name: str) -> Any:
-    """The module-level ASGI `app` (`uvicorn cds_service.app:app`), built on first use only:
+    """The module-level ASGI `app` (`uvicorn cds_service.http.app:app`), built on first use only:
     importing this module, as the CLI does before it sets the mode, must not build an app."""
     if name == "app":
         return _default_app()

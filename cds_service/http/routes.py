@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cds_service.error_handlers import outcome_response
 from cds_service.feedback import FeedbackStore
+from cds_service.http.body import parse, read_json
+from cds_service.http.errors import outcome_response
+from cds_service.http.openapi import ERROR_RESPONSES
 from cds_service.log_safety import capped, loggable
-from cds_service.openapi import ERROR_RESPONSES
 from cds_service.protocol import (
     CONTEXT_MODELS,
     BadRequest,
@@ -24,9 +25,8 @@ from cds_service.protocol import (
 )
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.settings import Settings
-from cds_service.wire import parse, read_json
 
-log = logging.getLogger("cds_service.api")
+log = logging.getLogger("cds_service.http.routes")
 router = APIRouter()
 
 

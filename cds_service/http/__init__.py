@@ -1,0 +1,7 @@
+"""The web edge: the only room that imports FastAPI and Starlette (routes, body reading, error
+handlers, OpenAPI, middleware). Everything behind it is plain Python: the pipeline is called
+with validated models and answers with models."""
+
+from cds_service.http.app import PRODUCTION_REFUSAL, ProductionModeUnavailable, create_app
+
+__all__ = ["PRODUCTION_REFUSAL", "ProductionModeUnavailable", "create_app"]
