@@ -24,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.prefetch import PREFETCH_TEMPLATES
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings

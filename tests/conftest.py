@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.prefetch import FetchSettings
 from cds_service.protocol import CdsResponse, ServiceDescriptor
 from cds_service.protocol.conformance import check_discovery, check_response

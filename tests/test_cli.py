@@ -9,8 +9,8 @@ import sys
 import httpx
 import pytest
 
-from cds_service.app import PRODUCTION_REFUSAL, ProductionModeUnavailable, create_app
 from cds_service.cli import configure_logging
+from cds_service.http.app import PRODUCTION_REFUSAL, ProductionModeUnavailable, create_app
 from cds_service.settings import Settings
 from tests.conftest import ConformantClient
 
@@ -54,7 +54,7 @@ def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:
 
 
 def test_module_level_app_is_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cds_service.app as module
+    import cds_service.http.app as module
 
     monkeypatch.setenv("AZA_DEV", "true")
     module._default_app.cache_clear()

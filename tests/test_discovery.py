@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.registry import ServiceRegistry
 from cds_service.settings import SANDBOX_ORIGIN, Settings
 from tests.conftest import ConformantClient, hook_request

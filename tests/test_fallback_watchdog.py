@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.prefetch import FetchSettings
 from cds_service.prefetch.client import FallbackWatchdog
 from cds_service.registry import ServiceRegistry

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_service.feedback import FeedbackStore
+from cds_service.http.body import MAX_NESTING, decode_json
 from cds_service.protocol import BadRequest, FeedbackItem
-from cds_service.wire import MAX_NESTING, decode_json
 from tests.conftest import ConformantClient, hook_request
 
 HOOK = "/cds-services/echo-patient-view"

@@ -9,7 +9,7 @@ import logging
 import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.protocol import CdsResponse, PreconditionFailed, ServiceDescriptor
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.settings import Settings

@@ -18,7 +18,7 @@ from tests.prefetch.fhir_server import FhirTestServer, ehr_prefetch
 
 CLINICAL = "/cds-services/aza-withdrawal-patient-view"
 
-FORGED = "2026-01-01 00:00:00,000 INFO cds_service.api hook answered cards=9"
+FORGED = "2026-01-01 00:00:00,000 INFO cds_service.http.routes hook answered cards=9"
 NEWLINE_INSTANCE = f"d1577c69\n{FORGED}\r\n{FORGED}\u2028{FORGED[:20]}"  # under LIMIT: whole
 
 

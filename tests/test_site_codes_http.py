@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.app import create_app
+from cds_service.http.app import create_app
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 from tests.conftest import TODAY, ConformantClient
