@@ -57,6 +57,17 @@ class BadRequest(CdsHooksError):
     status = 400
 
 
+class Unauthorized(CdsHooksError):
+    """SPEC-30/37: the call carries no token, or one that does not verify. The diagnostics are
+    deliberately the same for every reason: the caller learns nothing about which check failed
+    (the reason goes to the metrics and the log)."""
+
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__(Issue("login", "a valid bearer token from a trusted CDS client is required"))
+
+
 class UnknownService(CdsHooksError):
     status = 404
 
