@@ -6,8 +6,8 @@ from cds_service.protocol.errors import (
     CdsHooksError,
     Issue,
     PayloadTooLarge,
-    Unauthorized,
     PreconditionFailed,
+    Unauthorized,
     UnknownService,
     operation_outcome,
 )
@@ -44,11 +44,11 @@ __all__ = [
     "Link",
     "OverrideReason",
     "PayloadTooLarge",
-    "Unauthorized",
     "PreconditionFailed",
     "ServiceDescriptor",
     "Source",
     "Suggestion",
+    "Unauthorized",
     "UnknownService",
     "operation_outcome",
 ]

@@ -65,7 +65,9 @@ class Unauthorized(CdsHooksError):
     status = 401
 
     def __init__(self) -> None:
-        super().__init__(Issue("login", "a valid bearer token from a trusted CDS client is required"))
+        super().__init__(
+            Issue("login", "a valid bearer token from a trusted CDS client is required")
+        )
 
 
 class UnknownService(CdsHooksError):
