@@ -2,7 +2,8 @@
 
 The protocol layer calls `resolve_prefetch` once per hook request; the rules read
 `PrefetchResult.resources`; the cards name `PrefetchResult.problem_descriptions()`; a non-empty
-`PrefetchResult.missing_required` becomes a 412 with those descriptions.
+`PrefetchResult.missing_required` becomes a 412 with those descriptions. `fhir_server_allowed`
+decides `may_fetch`: only a caller's own FHIR servers are queried (issue 11).
 """
 
 from cds_service.prefetch.client import new_fhir_client
@@ -23,6 +24,7 @@ from cds_service.prefetch.templates import (
     discovery_prefetch,
     with_site_lab_codes,
 )
+from cds_service.prefetch.trust import fhir_server_allowed
 
 __all__ = [
     "PREFETCH_TEMPLATES",
@@ -36,6 +38,7 @@ __all__ = [
     "Problem",
     "Unrenderable",
     "discovery_prefetch",
+    "fhir_server_allowed",
     "new_fhir_client",
     "render_template",
     "resolve_prefetch",
