@@ -41,7 +41,8 @@ def test_spec13_failed_lab_fetch_never_yields_withdrawal(clinical: ConformantCli
     assert advice(card)["recommendation"] == "insufficient-data"
     found = statuses(card)
     assert found["trough"] == found["antibodies"] == found["crp"] == "unknown"
-    assert "HTTP 500" in card["detail"]
+    assert "Laboratory results could not be obtained from the FHIR server" in card["detail"]
+    assert "HTTP 500" not in card["detail"]  # issue 11: no upstream text to the caller
 
 
 def test_s3_failed_genetics_keeps_hla_not_required_and_says_so(clinical: ConformantClient) -> None:

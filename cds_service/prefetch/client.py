@@ -2,7 +2,9 @@
 
 The access token travels only in the `headers` argument of a call, so it lives as long as the
 call. Failure reasons are our own words plus a status code or the server's diagnostics; an
-httpx exception (whose request object carries the headers) is never kept or formatted.
+httpx exception (whose request object carries the headers) is never kept or formatted. The
+reasons are for the log only: the caller hears one sentence for all of them (issue 11, see
+`outcome`).
 
 A client that cannot wedge (issue 10): httpcore's pool (1.0.9, encode/httpcore#1093) loses a
 connection slot for good when a request is cancelled while it waits for a slot, so cancelling
@@ -378,6 +380,11 @@ def _not_json(constant: str) -> Any:
 
 
 def _status_problem(status: int, body: Any) -> Problem:
+    if 300 <= status < 400:
+        # Never followed (the client sets follow_redirects=False): the token must not reach
+        # another origin, and a redirect must not turn into a request the caller steered.
+        # Its Location is not kept: it names a place the service did not choose to go.
+        return Problem(Failure.REDIRECT, f"HTTP {status} redirect not followed", status)
     outcome = operation_outcome_reason(body)
     reason = f"HTTP {status}" if outcome is None else f"HTTP {status} ({outcome})"
     return Problem(Failure.HTTP_STATUS, reason, http_status=status)

@@ -3,6 +3,14 @@
 Everything here outlives the request (it reaches the rules, the cards and the audit log), so
 none of it may hold the access token; reasons are built from our own words, a status code and
 at most a server's diagnostics text, never from an exception or a request object.
+
+Two audiences (issue 11): a `Problem.reason` is for the operator and goes to the audit log,
+sanitised and capped; what the caller sees (`KeyOutcome.describe`, the cards, the 412) is one
+fixed sentence for every failure of the FHIR server, whether refused, timed out, unresolvable,
+an error status, a redirect, an OperationOutcome, garbage or too large. Otherwise the answers
+would tell a caller what listens where, and the service would be a port scanner. Only what
+follows from the request itself (no fhirServer, an untrusted or non-https one, a template the
+context cannot fill) is named to the caller.
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from cds_service.log_safety import capped, escape_controls
 from fhir_mappings.topics import Topic
+
+UNOBTAINABLE = "could not be obtained from the FHIR server"
+"""What the caller hears of any failure of the FHIR server itself (see the module docstring)."""
 
 
 class KeySource(StrEnum):
@@ -43,21 +55,45 @@ class Failure(StrEnum):
     OPERATION_OUTCOME = "operation-outcome"
     UNREADABLE = "unreadable"
     CONNECTION = "connection"
+    REDIRECT = "redirect"  # a 3xx answer: never followed, the token stays on fhirServer
     NO_FHIR_SERVER = "no-fhir-server"
     INSECURE_FHIR_SERVER = "insecure-fhir-server"
+    UNTRUSTED_FHIR_SERVER = "untrusted-fhir-server"  # not among the caller's FHIR servers
     UNRENDERABLE = "unrenderable"
     FOREIGN_NEXT_LINK = "foreign-next-link"
     PAGE_LIMIT = "page-limit"
     TOO_LARGE = "too-large"
 
 
+REQUEST_FAILURES: frozenset[Failure] = frozenset(
+    {
+        Failure.NO_FHIR_SERVER,
+        Failure.INSECURE_FHIR_SERVER,
+        Failure.UNTRUSTED_FHIR_SERVER,
+        Failure.UNRENDERABLE,
+    }
+)
+"""Failures decided from the request alone, before any connection: their reasons (our own
+words about the caller's request) may be shown to the caller. Every other kind is the FHIR
+server's, and is shown only as `UNOBTAINABLE`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A failure in words a clinician can read, with a machine-readable kind for the audit."""
+    """A failure with a machine-readable kind (metrics, audit) and a reason for the log.
+
+    `reason` may quote the FHIR server (its diagnostics): it reaches the caller only for the
+    `REQUEST_FAILURES`, which are built from our own words.
+    """
 
     kind: Failure
     reason: str
     http_status: int | None = None
+
+    @property
+    def from_request(self) -> bool:
+        """Whether the request alone decided this, so the caller may read the reason."""
+        return self.kind in REQUEST_FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +121,32 @@ class KeyOutcome:
         return self.source in (KeySource.PREFETCH, KeySource.NULL, KeySource.FETCHED)
 
     def describe(self) -> str | None:
-        """The failure as a sentence for a card, or None when the key is complete."""
-        if self.problem is None:
+        """The failure as a sentence for a card or a 412, or None when the key is complete.
+
+        Only our own words (issue 11): every failure of the FHIR server reads the same, and
+        what the EHR's prefetch held is named by its state, not quoted.
+        """
+        problem = self.problem
+        if problem is None:
             return None
-        reason = self.problem.reason
-        if self.prefetch_note is not None and not self.obtained:
-            if self.prefetch is PrefetchState.OPERATION_OUTCOME:
-                note = f"reported an error: {self.prefetch_note}"
-            else:
-                note = f"was {self.prefetch_note}"
-            reason = f"{reason} (the EHR's prefetch {note})"
+        label = _capitalised(self.label)
+        if not problem.from_request:
+            if self.obtained:
+                return f"{label} may be incomplete: some of it {UNOBTAINABLE}"
+            return f"{label} {UNOBTAINABLE}{self._prefetch_said()}"
         if self.source is KeySource.SKIPPED:
-            return f"{_capitalised(self.label)} were not queried: {reason}"
+            return f"{label} were not queried: {problem.reason}{self._prefetch_said()}"
         if self.obtained:
-            return f"{_capitalised(self.label)} may be incomplete: {reason}"
-        return f"{_capitalised(self.label)} could not be fetched: {reason}"
+            return f"{label} may be incomplete: {problem.reason}"
+        return f"{label} could not be fetched: {problem.reason}{self._prefetch_said()}"
+
+    def _prefetch_said(self) -> str:
+        """Why the prefetch did not serve, when the EHR sent something for the key."""
+        if self.prefetch is PrefetchState.OPERATION_OUTCOME:
+            return " (the EHR's prefetch reported an error)"
+        if self.prefetch is PrefetchState.UNREADABLE:
+            return " (the EHR's prefetch was unreadable)"
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +192,12 @@ class PrefetchResult:
         )
 
     def audit_record(self) -> dict[str, Any]:
-        """Sources and timings per key, free of PHI and of server-supplied text."""
+        """Sources, timings and failures per key, for the operator; free of PHI and tokens.
+
+        The precise failure (kind, status, the reason with any server diagnostics, and what
+        the EHR's prefetch reported) is here and not on the caller's answer (issue 11); texts
+        that a server or the EHR chose are escaped and capped (`cds_service.log_safety`).
+        """
         return {
             "elapsed_ms": round(self.elapsed_ms, 1),
             "missing_required": list(self.missing_required),
@@ -165,7 +217,16 @@ def _audit_key(outcome: KeyOutcome) -> dict[str, Any]:
         record["problem"] = outcome.problem.kind.value
         if outcome.problem.http_status is not None:
             record["http_status"] = outcome.problem.http_status
+        record["detail"] = _sanitised(outcome.problem.reason)
+    if outcome.prefetch_note is not None:
+        record["prefetch_note"] = _sanitised(outcome.prefetch_note)
     return record
+
+
+def _sanitised(text: str) -> str:
+    """A text for the log: capped, then with every control character written as an escape,
+    whatever renders the record (json.dumps escapes again, harmlessly)."""
+    return escape_controls(capped(text))
 
 
 def _capitalised(text: str) -> str:

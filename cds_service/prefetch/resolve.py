@@ -63,19 +63,27 @@ async def resolve_prefetch(
     client: httpx.AsyncClient | None = None,
     settings: FetchSettings | None = None,
     hook_instance: str | None = None,
+    may_fetch: bool = True,
 ) -> PrefetchResult:
     """The data of every key in `templates`, from the prefetch where usable, else fetched.
 
     Expected failures (timeouts, error statuses, unreadable answers, no fhirServer) are values
     in the result; pass `client` to reuse connections across requests. The token is used for
     this call's requests only and is not kept anywhere in the result.
+
+    `may_fetch=False` (issue 11: `fhirServer` is not one of the caller's FHIR servers) serves
+    the call from its prefetch alone: no connection is made, the token is not used, and every
+    key that would have been fetched fails as `UNTRUSTED_FHIR_SERVER`, so that a required one
+    ends in `missing_required` (412) as usual.
     """
     settings = settings or FetchSettings()
     started = time.perf_counter()
     runs = [_start(template, prefetch, started) for template in templates.values()]
     medications = KeyRun(REFERENCED_MEDICATIONS, PrefetchState.ABSENT, started)
+    if not may_fetch:
+        access_token = None  # never sent anywhere: it belongs to a server we do not query
     async with AsyncExitStack() as stack:
-        server = check_fhir_server(fhir_server, settings)
+        server = _server(fhir_server, settings, may_fetch=may_fetch)
         deadline = started + settings.deadline_ms / 1000
         session = _Session(server, access_token, context, settings, client, stack, deadline)
         with anyio.move_on_after((settings.deadline_ms + settings.backstop_ms) / 1000):
@@ -91,6 +99,20 @@ async def resolve_prefetch(
     result = _result(runs, started)
     _audit(result, hook_instance)
     return result
+
+
+UNTRUSTED = Problem(
+    Failure.UNTRUSTED_FHIR_SERVER,
+    "fhirServer is not a FHIR server this service may query for the caller",
+)
+
+
+def _server(url: str | None, settings: FetchSettings, *, may_fetch: bool) -> FhirServer | Problem:
+    """Where to fetch, or why nowhere. A missing fhirServer is named as such even when nothing
+    may be fetched; any other is untrusted then, without a look at it (no URL echoed)."""
+    if url and not may_fetch:
+        return UNTRUSTED
+    return check_fhir_server(url, settings)
 
 
 def _start(
@@ -234,7 +256,7 @@ class _Session:
     async def _get(
         self, http: httpx.AsyncClient, url: str, template: PrefetchTemplate
     ) -> Page | Problem | DeadlineReached:
-        return await get_page(
+        answer = await get_page(
             http,
             url,
             template=template,
@@ -242,6 +264,12 @@ class _Session:
             settings=self.settings,
             deadline=self.deadline,
         )
+        token = self.access_token
+        if isinstance(answer, Problem) and token and token in answer.reason:
+            # A server that quotes the token in its diagnostics must not put it in our log.
+            reason = answer.reason.replace(token, "[access token]")
+            return Problem(answer.kind, reason, answer.http_status)
+        return answer
 
     async def _http(self) -> httpx.AsyncClient:
         """The caller's client, or one of our own, opened on first use and closed with the

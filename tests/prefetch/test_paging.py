@@ -69,8 +69,10 @@ async def test_spec14_follows_next_links_up_to_limit(paged: FhirTestServer) -> N
     labs = result.per_key["labs"]
     assert labs.source is KeySource.FETCHED and labs.pages == 3
     assert labs.problem is not None and labs.problem.kind is Failure.PAGE_LIMIT
+    assert labs.problem.reason == "more than 3 pages; only the first 3 read"  # for the log
     assert labs.describe() == (
-        "Laboratory results may be incomplete: more than 3 pages; only the first 3 read"
+        "Laboratory results may be incomplete: some of it could not be obtained from the FHIR "
+        "server"
     )
     # Sorted by -date, so what is kept is the most recent six.
     assert [r["id"] for r in result.resources] == [

@@ -97,15 +97,44 @@ async def test_audit_line_reports_sources_and_timings_per_key(
     assert json.loads(message.removeprefix("prefetch ")) == record
 
 
-async def test_audit_line_holds_no_phi_and_no_server_text(
+async def test_audit_line_holds_no_phi_of_ours(
     ehr: FhirTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ehr.fail("Observation", Fault.ERROR_500)  # its diagnostics could name the patient
+    ehr.fail("Observation", Fault.ERROR_500)
     caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
 
     await resolve(ehr.base_url)
 
     (message,) = [r.getMessage() for r in caplog.records if r.name == AUDIT_LOGGER]
     assert PATIENT_ID not in message
-    assert "internal error" not in message
     assert TOKEN not in message
+
+
+async def test_issue11_audit_line_carries_the_failure_detail_sanitised(
+    ehr: FhirTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller hears one sentence for every failure; the operator reads the precise one
+    here: kind, status and the server's diagnostics, capped and with controls escaped, and
+    what the EHR's prefetch reported."""
+    ehr.fail("Observation", Fault.ERROR_500)
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    forged = "x\n" + "INFO forged line\u2028" + "y" * 500
+    prefetch = {
+        "conditions": {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "timeout", "diagnostics": forged}],
+        }
+    }
+
+    await resolve(ehr.base_url, prefetch)
+
+    (record,) = audit_records(caplog)
+    labs = record["keys"]["labs"]
+    assert labs["problem"] == "http-status" and labs["http_status"] == 500
+    assert labs["detail"] == "HTTP 500 (OperationOutcome: internal error in the test server)"
+    note = record["keys"]["conditions"]["prefetch_note"]
+    assert note.startswith(r"OperationOutcome: x\nINFO forged line\u2028yyy")
+    assert "\n" not in note and "\u2028" not in note
+    assert len(note) < 300
+    (message,) = [r.getMessage() for r in caplog.records if r.name == AUDIT_LOGGER]
+    assert "\n" not in message and "\u2028" not in message
