@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cds_service.log_safety import loggable
-from cds_service.protocol import CdsHooksError, Issue, operation_outcome
+from cds_service.protocol import CdsHooksError, Issue, Unauthorized, operation_outcome
 
 log = logging.getLogger("cds_service.errors")
 
@@ -33,7 +33,11 @@ def outcome_response(status: int, *issues: Issue) -> JSONResponse:
 async def _cds_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, CdsHooksError)
     log.info("request refused status=%d path=%s", error.status, loggable(request.url.path))
-    return JSONResponse(error.outcome(), status_code=error.status, media_type=_FHIR_JSON)
+    # RFC 6750 §3: a 401 names the scheme; no error detail, the same for every reason (SPEC-37).
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return JSONResponse(
+        error.outcome(), status_code=error.status, media_type=_FHIR_JSON, headers=headers
+    )
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
