@@ -11,9 +11,10 @@ a garbage body, absurdly nested JSON, 401, a slow answer (`slow_seconds`), a con
 without an answer, a connection reset (RST); `chaos` applies the last three at random to a share
 of all requests. It speaks HTTP/1.1 with keep-alive, so clients reuse connections. `page_size`
 forces paginated Bundles with `next` links; `required_token` makes every request without that
-bearer token a 401. Every request is
-recorded (method, path, parameters, Authorization and Accept headers, client port) so tests
-can assert what was sent.
+bearer token a 401. `canned` answers every request with a fixed status, body and headers (a
+redirect with its `Location`, a body with secrets in it). Every request is recorded (method,
+path, parameters, Authorization and Accept headers, client port), and every connection
+counted (`connections`), so tests can assert what was sent, and that nothing was.
 
 Reusable from any test module:
 
@@ -35,7 +36,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,6 +69,15 @@ class Fault(StrEnum):
 
 # What `answer` returns instead of a status when the connection is to be dropped or reset.
 _DROP, _RESET = -1, -2
+
+
+@dataclass(frozen=True)
+class CannedAnswer:
+    """One answer to every request: e.g. `CannedAnswer(307, b"", {"Location": elsewhere})`."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,8 @@ class FhirTestServer:
         # that queries one at a time breaks the barrier and gets 503s.
         self.rendezvous: threading.Barrier | None = None
         self.requests: list[RecordedRequest] = []
+        self.connections = 0
+        self.canned: CannedAnswer | None = None
         self._faults: dict[str, tuple[Fault, int]] = {}
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -178,6 +190,8 @@ class FhirTestServer:
             f"Bearer {self.required_token}"
         ):
             return 401, _outcome("login", "Bearer token missing or invalid")
+        if self.canned is not None:
+            return self.canned.status, self.canned.body
         if self.rendezvous is not None:
             try:
                 self.rendezvous.wait()
@@ -372,6 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body go out in two writes; without this, Nagle's algorithm and delayed
         # ACKs add 40 ms to every kept-alive exchange.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.fhir._lock:
+            self.server.fhir.connections += 1
 
     def do_GET(self) -> None:
         self._serve(self.path, b"")
@@ -405,11 +421,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.close()
                 self.connection.close()
             return
-        self._send(status, body)
+        canned = self.server.fhir.canned
+        self._send(status, body, canned.headers if canned is not None else {})
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", FHIR_JSON)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
