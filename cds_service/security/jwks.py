@@ -173,6 +173,10 @@ class JwksCache:
         entry = self._entries.get(url)
         if entry is None:
             entry = self._entries[url] = _Entry()
+        if entry.lock.locked():
+            # A fetch of this URL is under way: its outcome is what this call needs too.
+            async with entry.lock:
+                pass
         fetched = False
         if self._due(entry, key_missing=False):
             fetched = await self._refresh(entry, url, entry.attempts)
