@@ -28,13 +28,20 @@ def audience_of(public_base_url: str, path: str) -> str:
 
 
 async def authenticate(request: Request) -> Caller | None:
-    """The verified caller, or None when no trusted clients are configured (dev mode)."""
+    """The verified caller, or None when no trusted clients are configured (dev mode).
+
+    `app.state.verifier` must be set (to None for dev mode): an app that forgot to wire it
+    fails with a 500, never silently without authentication."""
     verifier: TokenVerifier | None = request.app.state.verifier
     if verifier is None:
         return None
     audience = audience_of(request.app.state.settings.public_base_url, request.url.path)
+    # Several Authorization headers are joined as HTTP would ("a, b"), which no single bearer
+    # token matches: refused as malformed rather than picking one of them.
+    values = request.headers.getlist("authorization")
+    authorization = ", ".join(values) if values else None
     try:
-        return await verifier.verify(request.headers.get("authorization"), audience)
+        return await verifier.verify(authorization, audience)
     except Rejected as error:
         log.info("token rejected reason=%s path=%s", error.reason, loggable(request.url.path))
         rejections.note(error.reason)

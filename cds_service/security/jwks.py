@@ -13,14 +13,17 @@ compromised by publication, and using it would prove nothing.
 * when the cached set is older than `MAX_AGE_SECONDS`, so a key the issuer withdrew stops
   verifying within that time even if no unknown kid ever arrives.
 
-Concurrent verifications that need the same URL share one fetch (a per-URL lock, re-checked
-after waiting). A failed fetch keeps the previous keys (an issuer outage must not lock
+Concurrent verifications that need the same URL share one fetch: a per-URL lock, a call that
+finds a fetch under way waits for its outcome, and one that waited for the lock does not fetch
+again. A failed fetch keeps the previous keys (an issuer outage must not lock
 every user out) and is retried after `FAILURE_BACKOFF_SECONDS` at the earliest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import math
@@ -126,18 +129,23 @@ def _public_key(member: object) -> PublicKey | None:
         return None
     if member.get("alg", alg) != alg:
         return None
+    if alg == "RS384" and _modulus_bits(member.get("n")) < MIN_RSA_BITS:
+        return None  # checked before import, which would also warn about it
     try:
         key = jwk.import_key(member)
     except (JoseError, ValueError, TypeError):
         return None
-    if key.is_private or (alg == "RS384" and _rsa_bits(key) < MIN_RSA_BITS):
-        return None
-    return PublicKey(kid, alg, key)
+    return None if key.is_private else PublicKey(kid, alg, key)
 
 
-def _rsa_bits(key: jwk.Key) -> int:
-    size = getattr(key.raw_value, "key_size", 0)
-    return size if isinstance(size, int) else 0
+def _modulus_bits(n: object) -> int:
+    if not isinstance(n, str):
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    except (binascii.Error, ValueError):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()
 
 
 def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
