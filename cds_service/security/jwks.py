@@ -36,7 +36,6 @@ from typing import Any
 import certifi
 import httpx
 from joserfc import jwk
-from joserfc.errors import JoseError
 
 from cds_service.security.clients import JwtSettings
 from cds_service.security.errors import Rejected, RejectReason
@@ -79,7 +78,7 @@ def parse_jwk_set(raw: bytes, source: str) -> tuple[PublicKey, ...]:
         raise JwksError("JWKS larger than the cap")
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise JwksError("JWKS is not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise JwksError("JWKS has no 'keys' array")
@@ -119,7 +118,9 @@ def _public_key(member: object) -> PublicKey | None:
     kid, use, ops = member.get("kid"), member.get("use"), member.get("key_ops")
     if kid is not None and not isinstance(kid, str):
         return None
-    if use not in (None, "sig") or (ops is not None and "verify" not in ops):
+    if use not in (None, "sig") or (
+        ops is not None and (not isinstance(ops, list) or "verify" not in ops)
+    ):
         return None
     if member.get("kty") == "EC" and member.get("crv") == "P-384":
         alg = "ES384"
@@ -133,7 +134,7 @@ def _public_key(member: object) -> PublicKey | None:
         return None  # checked before import, which would also warn about it
     try:
         key = jwk.import_key(member)
-    except (JoseError, ValueError, TypeError):
+    except Exception:  # any flaw in an untrusted key (bad point, bad encoding): not usable
         return None
     return None if key.is_private else PublicKey(kid, alg, key)
 

@@ -108,6 +108,8 @@ def test_spec35_jwk_set_keeps_only_public_es384_and_rs384_keys() -> None:
         rs.public_jwk(),
         leaked.private_jwk(),  # private material: ignored
         Signer.es384(kid="enc").public_jwk(use="enc"),
+        Signer.es384(kid="ops").public_jwk(key_ops=5),
+        Signer.es384(kid="sign-only").public_jwk(key_ops=["sign"]),
         Signer.es384(kid="es256").public_jwk(alg="ES256"),
         Signer.rs384(kid="ps").public_jwk(alg="PS384"),
         small.public_jwk(),
@@ -121,7 +123,9 @@ def test_spec35_jwk_set_keeps_only_public_es384_and_rs384_keys() -> None:
     assert all(not key.key.is_private for key in keys)
 
 
-@pytest.mark.parametrize("raw", [b"[]", b'{"keys": {}}', b"\xff", b" " * (256 * 1024 + 1)])
+@pytest.mark.parametrize(
+    "raw", [b"[]", b'{"keys": {}}', b"\xff", b" " * (256 * 1024 + 1), b"[" * 100_000]
+)
 def test_spec35_not_a_jwk_set_refused(raw: bytes) -> None:
     with pytest.raises(JwksError):
         parse_jwk_set(raw, "test")
