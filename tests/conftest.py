@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -154,16 +154,26 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve_dev(cwd: Path, *, capture: bool = True) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve_dev(
+    cwd: Path,
+    *,
+    capture: bool = True,
+    args: Sequence[str] = ("--dev",),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real `python -m cds_service serve --dev` process on a free loopback port, and its base
-    URL. Without `capture` its output is discarded (a load test would fill the pipe)."""
+    URL. Without `capture` its output is discarded (a load test would fill the pipe). `args`
+    replace `--dev` (e.g. production mode, `--workers 2`); `env` adds `AZA_*` variables."""
     port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
-    env["AZA_EVALUATION_DATE"] = TODAY.isoformat()  # the fixtures' date, even across midnight
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
+    environment["AZA_EVALUATION_DATE"] = TODAY.isoformat()  # the fixtures' date, across midnight
+    if "--dev" not in args:
+        del environment["AZA_EVALUATION_DATE"]  # a fixed date is refused outside dev mode
+    environment.update(env or {})
     output = subprocess.PIPE if capture else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "cds_service", "serve", "--dev", "--port", str(port)],
-        env=env,
+        [sys.executable, "-m", "cds_service", "serve", *args, "--port", str(port)],
+        env=environment,
         cwd=cwd,
         stdout=output,
         stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
@@ -171,6 +181,8 @@ def serve_dev(cwd: Path, *, capture: bool = True) -> Iterator[tuple[str, subproc
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
+            if process.poll() is not None:
+                break  # it refused to start; the test reads why from its output
             try:
                 httpx.get(f"{base}/healthz", timeout=0.5)
                 break

@@ -3,8 +3,12 @@ OperationOutcome (checked for every response by the ConformantClient in conftest
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import socket
+import time
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -16,6 +20,7 @@ from cds_service.settings import Settings
 from tests.conftest import ConformantClient, hook_request
 
 URL = "/cds-services/echo-patient-view"
+SERVED_URL = "/cds-services/aza-withdrawal-patient-view"
 
 
 def diagnostics(response: object) -> str:
@@ -153,3 +158,54 @@ def test_issue10_openapi_advertises_the_statuses_actually_sent(client: Conforman
     assert "422" not in statuses
     assert {"400", "404", "413"} <= statuses
     assert "HTTPValidationError" not in json.dumps(spec)
+
+
+def _post_slowly(base: str, body: bytes, *, pause_after: int) -> tuple[int, dict[str, Any]]:
+    """POST `body` over a plain socket, pausing after `pause_after` bytes as a client on a
+    slow link would, so that a server that answers and closes early catches it mid-send."""
+    host, port = base.removeprefix("http://").split(":")
+    head = (
+        f"POST {SERVED_URL} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + body[:pause_after])
+        time.sleep(0.5)
+        sock.sendall(body[pause_after:])
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+def test_issue11_over_size_post_gets_its_413_over_a_real_socket(served: str) -> None:
+    """A 6 MiB post (limit 5 MiB) from a client still sending when the limit is known: the
+    service drains the rest of the body before it answers, so the client reads the 413 and
+    its OperationOutcome instead of a connection reset in the middle of its upload."""
+    body = b'{"padding": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+    status, outcome = _post_slowly(served, body, pause_after=1024 * 1024)
+    assert status == 413
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "too-long"
+
+
+def test_issue11_over_size_chunked_post_gets_its_413_over_a_real_socket(served: str) -> None:
+    """The same without a Content-Length (chunked): the limit is found while reading."""
+    host, port = served.removeprefix("http://").split(":")
+    chunk = b"x" * (1024 * 1024)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request(
+            "POST",
+            SERVED_URL,
+            body=iter([b'{"padding": "', *[chunk] * 6, b'"}']),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        outcome = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 413
+    assert outcome["issue"][0]["code"] == "too-long"

@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from cds_service.protocol import BadRequest, Issue, PayloadTooLarge
 
@@ -40,12 +40,16 @@ async def read_json(request: Request, limit: int) -> Any:
     _require_json_media_type(request.headers.get("content-type", ""))
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        # Beyond the drain bound the body is refused unread, at once.
+        drain = int(declared) <= DISCARD_BYTES
+        await _refuse_too_large(request, limit, received=0 if drain else DISCARD_BYTES)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    more = True
+    while more:
+        body += await _next_chunk(request)
+        more = request.state.more_body
         if len(body) > limit:
-            raise _too_large(limit)
+            await _refuse_too_large(request, limit, received=len(body))
     if len(body) <= _INLINE_DECODE_BYTES:
         return decode_json(bytes(body))
     # A few MiB take tens of milliseconds to check and decode: off the event loop, so that one
@@ -111,8 +115,32 @@ def _require_json_media_type(content_type: str) -> None:
         )
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(Issue("too-long", f"request body exceeds the limit of {limit} bytes"))
+DISCARD_BYTES = 16 * 1024 * 1024
+"""How much of an over-size body is read and thrown away before the 413 is sent (issue 11).
+A client that is still sending when the server answers and closes sees a connection reset, not
+the answer; so the rest of the body is drained first, up to this many bytes in all, which
+covers every body an EHR plausibly sends by mistake. Beyond it the connection is dropped."""
+
+
+async def _next_chunk(request: Request) -> bytes:
+    """One `http.request` message's body, read from the ASGI channel itself (not Starlette's
+    `stream()`, which cannot be resumed), recording in `request.state.more_body` whether the
+    client has more to send: reading past the last chunk would wait for a disconnect."""
+    message = await request.receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect
+    request.state.more_body = bool(message.get("more_body", False))
+    body: bytes = message.get("body", b"")
+    return body
+
+
+async def _refuse_too_large(request: Request, limit: int, *, received: int) -> NoReturn:
+    """Drain what the client is still sending (bounded), then refuse with 413."""
+    more = getattr(request.state, "more_body", True)
+    while more and received < DISCARD_BYTES:
+        received += len(await _next_chunk(request))
+        more = request.state.more_body
+    raise PayloadTooLarge(Issue("too-long", f"request body exceeds the limit of {limit} bytes"))
 
 
 # --- strict JSON ---------------------------------------------------------------------------
