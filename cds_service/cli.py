@@ -9,9 +9,10 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+from pydantic import ValidationError
 
-from cds_service.http.app import PRODUCTION_REFUSAL
 from cds_service.log_safety import SingleLineFormatter
+from cds_service.settings import Settings
 
 DEV_BANNER = """
 ############################################################################
@@ -53,12 +54,20 @@ def configure_logging() -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     configure_logging()
-    if not args.dev:
-        print(PRODUCTION_REFUSAL, file=sys.stderr)
+    if args.dev:
+        # Workers are separate processes: they read the mode from the environment.
+        os.environ["AZA_DEV"] = "true"
+    try:
+        settings = Settings()
+    except (ValidationError, ValueError, OSError) as error:
+        print(f"configuration refused: {error}", file=sys.stderr)
         return 1
-    print(DEV_BANNER, file=sys.stderr)
-    # Workers are separate processes: they read the mode from the environment.
-    os.environ["AZA_DEV"] = "true"
+    refusal = settings.production_refusal()
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 1
+    if settings.dev:
+        print(DEV_BANNER, file=sys.stderr)
     uvicorn.run(
         "cds_service.http.app:create_app",
         factory=True,

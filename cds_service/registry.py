@@ -19,16 +19,19 @@ from cds_service.protocol import (
     ServiceDescriptor,
 )
 from cds_service.protocol.hooks import PatientViewContext
+from cds_service.security import Caller
 
 
 @dataclass(frozen=True, slots=True)
 class HookCall:
-    """One validated hook invocation, with the shared HTTP client for FHIR fallback fetches."""
+    """One validated hook invocation, with the shared HTTP client for FHIR fallback fetches
+    and the verified caller (None in dev mode without trusted clients)."""
 
     service_id: str
     request: HookRequest
     context: PatientViewContext
     http: httpx.AsyncClient
+    caller: Caller | None = None
 
 
 Handler = Callable[[HookCall], Awaitable[CdsResponse]]

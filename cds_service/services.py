@@ -25,6 +25,7 @@ from cds_service.prefetch import (
     PrefetchResult,
     PrefetchTemplate,
     discovery_prefetch,
+    fhir_server_allowed,
     resolve_prefetch,
     with_site_lab_codes,
 )
@@ -158,6 +159,7 @@ class _Pipeline:
             client=call.http,
             settings=self.fetch,
             hook_instance=request.hookInstance,
+            may_fetch=_may_fetch(call),
         )
         if data.missing_required:
             raise PreconditionFailed.missing(data.missing_required, data.problem_descriptions())
@@ -195,6 +197,14 @@ class _Pipeline:
             data_problems=data.problem_descriptions(),
         )
         return CdsResponse(cards=cards)
+
+
+def _may_fetch(call: HookCall) -> bool:
+    """SSRF guard (issue 11): a verified caller's request is answered from FHIR servers of
+    that caller's allowlist only; any other `fhirServer` is never contacted, and its token is
+    never sent. Without trusted clients (dev mode) any server may be queried."""
+    caller = call.caller
+    return caller is None or fhir_server_allowed(call.request.fhirServer, caller.fhir_servers)
 
 
 def _draft_orders(context: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,10 +17,17 @@ from pydantic_settings import (
 )
 
 from cds_service.prefetch import FetchSettings
+from cds_service.security import JwtSettings, TrustedClient
 from fhir_mappings.config import MappingConfig
 
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
 CONFIG_FILE_VARIABLE = "AZA_CONFIG_FILE"
+PRODUCTION_REFUSAL = (
+    "Production mode needs at least one trusted CDS client: add public_base_url and a "
+    "[[clients]] table (name, iss, jku or jwks_file, fhir_servers) to the TOML file named by "
+    f"{CONFIG_FILE_VARIABLE} (see the README, 'Production mode'); refusing to start. Run "
+    "`cds-service serve --dev` to try the service locally."
+)
 
 
 class Settings(BaseSettings):
@@ -64,6 +71,22 @@ class Settings(BaseSettings):
         default_factory=FetchSettings,
         description="Limits of the fallback queries to the EHR's FHIR server.",
     )
+    public_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description=(
+            "The service's URL as the EHR calls it (behind any proxy); a token's `aud` must be "
+            "this plus the endpoint path (SPEC-32). Required when clients are configured."
+        ),
+    )
+    clients: list[TrustedClient] = Field(
+        default_factory=list,
+        description=(
+            "Trusted CDS clients ([[clients]] in the TOML): whose signed JWTs are accepted and "
+            "which FHIR servers each may have the service query. At least one in production."
+        ),
+    )
+    jwt: JwtSettings = Field(default_factory=JwtSettings, description="JWT and JWKS checks.")
     feedback_database: Path = Field(
         default=Path("aza-advisor-feedback.sqlite3"),
         description="SQLite file where card feedback is stored before it is acknowledged.",
@@ -75,6 +98,30 @@ class Settings(BaseSettings):
         if self.evaluation_date is not None and not self.dev:
             raise ValueError("evaluation_date may only be set in dev mode")
         return self
+
+    @model_validator(mode="after")
+    def _clients_need_an_audience(self) -> Settings:
+        if self.clients and self.public_base_url is None:
+            raise ValueError(
+                "public_base_url is required with [[clients]]: tokens are checked against it"
+            )
+        if (
+            not self.dev
+            and self.public_base_url
+            and not self.public_base_url.startswith("https://")
+        ):
+            raise ValueError("public_base_url must be https outside dev mode (SPEC-01)")
+        names = [client.name for client in self.clients]
+        if len(set(names)) != len(names):
+            raise ValueError("each of [[clients]] needs its own name")
+        return self
+
+    def production_refusal(self) -> str | None:
+        """Why the service must not start, or None. Outside dev mode every call must carry a
+        verifiable token (SPEC-30), so production without a trusted client cannot serve."""
+        if self.dev or self.clients:
+            return None
+        return PRODUCTION_REFUSAL
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from cds_service.cli import configure_logging
-from cds_service.http.app import PRODUCTION_REFUSAL, ProductionModeUnavailable, create_app
-from cds_service.settings import Settings
+from cds_service.http.app import ProductionModeUnavailable, create_app
+from cds_service.settings import PRODUCTION_REFUSAL, Settings
 from tests.conftest import ConformantClient
 
 
@@ -21,23 +23,51 @@ def test_serve_dev_answers_discovery(served: str) -> None:
     assert isinstance(response.json()["services"], list)
 
 
-def test_serve_without_dev_refuses_to_start() -> None:
+def test_issue11_serve_without_dev_or_clients_refuses_to_start(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cds_service", "serve"],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
+        cwd=tmp_path,
+        env=_without_aza_variables(),
     )
     assert result.returncode == 1
     assert "refusing to start" in result.stderr
+    assert "[[clients]]" in result.stderr
 
 
-def test_production_app_fails_closed_at_startup() -> None:
+def test_issue11_serve_refuses_a_broken_configuration_with_its_reason(tmp_path: Path) -> None:
+    config = tmp_path / "aza.toml"
+    config.write_text('[[clients]]\nname = "epic"\niss = "https://ehr.example.org"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "cds_service", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+        env={**_without_aza_variables(), "AZA_CONFIG_FILE": str(config)},
+    )
+    assert result.returncode == 1
+    assert "configuration refused" in result.stderr
+    assert "needs a jku URL or a jwks_file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_issue11_production_app_without_clients_fails_closed_at_startup() -> None:
     app = create_app(Settings(dev=False))
-    with pytest.raises(ProductionModeUnavailable, match="JWT"), ConformantClient(app):
+    with (
+        pytest.raises(ProductionModeUnavailable, match="trusted CDS client"),
+        ConformantClient(app),
+    ):
         pass
-    assert "JWT" in PRODUCTION_REFUSAL
+    assert "[[clients]]" in PRODUCTION_REFUSAL
+
+
+def _without_aza_variables() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
 
 
 def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:

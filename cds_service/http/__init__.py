@@ -2,6 +2,6 @@
 handlers, OpenAPI, middleware). Everything behind it is plain Python: the pipeline is called
 with validated models and answers with models."""
 
-from cds_service.http.app import PRODUCTION_REFUSAL, ProductionModeUnavailable, create_app
+from cds_service.http.app import ProductionModeUnavailable, create_app
 
-__all__ = ["PRODUCTION_REFUSAL", "ProductionModeUnavailable", "create_app"]
+__all__ = ["ProductionModeUnavailable", "create_app"]

@@ -21,19 +21,15 @@ from cds_service.prefetch.client import FallbackWatchdog
 from cds_service.prefetch.settings import FetchSettings
 from cds_service.protocol import Issue
 from cds_service.registry import ServiceRegistry
+from cds_service.security import TokenVerifier
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service")
 
-PRODUCTION_REFUSAL = (
-    "Production mode requires JWT verification of the calling EHR, which is not implemented "
-    "yet; refusing to start. Run `cds-service serve --dev` to try the service locally."
-)
-
 
 class ProductionModeUnavailable(RuntimeError):
-    """Fail closed: without JWT verification, the service must not accept production traffic."""
+    """Fail closed: without a trusted client to verify, production must not take traffic."""
 
 
 _SWITCH_INTERVAL_S = 0.001
@@ -52,10 +48,15 @@ def create_app(
     fetch = settings.fetch_settings()
     watchdog = FallbackWatchdog.from_settings(fetch)
 
+    # With trusted clients configured every call is verified, in dev mode too (so the
+    # sandbox's real signed calls can be tried); without them only dev mode may start.
+    verifier = TokenVerifier(settings.clients, settings.jwt) if settings.clients else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not settings.dev:
-            raise ProductionModeUnavailable(PRODUCTION_REFUSAL)
+        refusal = settings.production_refusal()
+        if refusal is not None:
+            raise ProductionModeUnavailable(refusal)
         feedback_store.initialise()
         app.state.http = new_fhir_client(fetch, watchdog)
         try:
@@ -66,6 +67,8 @@ def create_app(
         finally:
             with anyio.CancelScope(shield=True):
                 await app.state.http.aclose()
+                if verifier is not None:
+                    await verifier.aclose()
 
     app = FastAPI(
         title="aza-advisor",
@@ -76,6 +79,7 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry
     app.state.feedback = feedback_store
+    app.state.verifier = verifier
     app.include_router(routes.router)
     errors.install(app)
     app.add_middleware(

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from cds_service.feedback import FeedbackStore
+from cds_service.http.auth import authenticate
 from cds_service.http.body import parse, read_json
 from cds_service.http.errors import outcome_response
 from cds_service.http.openapi import ERROR_RESPONSES
@@ -47,6 +48,7 @@ def _settings(request: Request) -> Settings:
     response_model_exclude_none=True,
 )
 async def discovery(request: Request) -> JSONResponse:
+    await authenticate(request)
     return JSONResponse(_registry(request).discovery().wire())
 
 
@@ -58,6 +60,7 @@ async def discovery(request: Request) -> JSONResponse:
     openapi_extra={"x-request-model": "HookRequest"},
 )
 async def invoke(service_id: str, request: Request) -> JSONResponse:
+    caller = await authenticate(request)
     service = _service(request, service_id)
     settings = _settings(request)
     hook_request = parse(HookRequest, await read_json(request, settings.max_body_bytes))
@@ -73,7 +76,7 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
         )
     context = parse(CONTEXT_MODELS[expected], hook_request.context, prefix="context")
     _check_fhir_server(hook_request, settings)
-    call = HookCall(service_id, hook_request, context, request.app.state.http)
+    call = HookCall(service_id, hook_request, context, request.app.state.http, caller)
     response = await service.handler(call)
     log.info(
         "hook answered service=%s hookInstance=%s cards=%d",
@@ -91,6 +94,7 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     openapi_extra={"x-request-model": "FeedbackRequest"},
 )
 async def feedback(service_id: str, request: Request) -> JSONResponse:
+    await authenticate(request)
     _service(request, service_id)
     payload = await read_json(request, _settings(request).max_body_bytes)
     received = parse(FeedbackRequest, payload)
