@@ -11,13 +11,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from cds_service.http.app import create_app
 from cds_service.prefetch import PREFETCH_TEMPLATES
 from cds_service.security import TrustedClient
 from cds_service.settings import SANDBOX_ORIGIN, Settings
-from tests.conftest import TODAY, ConformantClient
+from tests.conftest import TODAY, ConformantClient, serve_dev
 from tests.fixtures.worked_examples import worked_example
 from tests.prefetch.fhir_server import CannedAnswer, FhirTestServer, ehr_prefetch
 from tests.security.jwks_server import SilentListener
@@ -346,10 +347,7 @@ def test_issue11_ssrf_allowlisted_server_is_queried_with_the_token(jwks_file: Pa
             )
         assert answer.status_code == 200
         assert fhir.requests
-        assert all(
-            request.authorization == f"Bearer {ACCESS_TOKEN}"
-            for request in fhir.requests
-        )
+        assert all(request.authorization == f"Bearer {ACCESS_TOKEN}" for request in fhir.requests)
 
 
 def test_issue11_ssrf_redirect_to_another_origin_is_not_followed(jwks_file: Path) -> None:
@@ -367,3 +365,28 @@ def test_issue11_ssrf_redirect_to_another_origin_is_not_followed(jwks_file: Path
         assert listener.connections() == 0
     finally:
         listener.close()
+
+
+# --- a real production process, configured as the README says ------------------------------
+
+
+def test_issue11_served_production_mode_from_the_toml_configuration(
+    tmp_path: Path, jwks_file: Path
+) -> None:
+    config = tmp_path / "aza.toml"
+    config.write_text(
+        f'public_base_url = "{BASE}"\n'
+        "[[clients]]\n"
+        'name = "ehr-prod"\n'
+        f'iss = "{ISS}"\n'
+        f'jwks_file = "{jwks_file}"\n'
+        'fhir_servers = ["https://ehr.example.org/fhir/R4"]\n'
+    )
+    with serve_dev(tmp_path, args=(), env={"AZA_CONFIG_FILE": str(config)}) as (base, process):
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        refused = httpx.post(f"{base}{HOOK}", json=hook_body(), timeout=10)
+        assert refused.status_code == 401
+        answered = httpx.post(f"{base}{HOOK}", json=hook_body(), headers=token(HOOK), timeout=10)
+        assert answered.status_code == 200
+        assert answered.json()["cards"]
