@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from cds_service.security import TrustedClient
 from cds_service.settings import SANDBOX_ORIGIN, Settings
 
 
@@ -56,3 +58,43 @@ def test_s10_time_zones_the_service_zone_reaches_the_mappings(tmp_path: Path) ->
     assert Settings(timezone="Europe/Amsterdam").mapping_config().timezone == "Europe/Amsterdam"
     from_file = Settings(timezone="Europe/Amsterdam", mapping_file=site).mapping_config()
     assert (from_file.timezone, from_file.renewal_gap_days) == ("Europe/Amsterdam", 300)
+
+
+def _readme_production_examples() -> list[str]:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Production mode", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_issue11_readme_production_examples_are_valid_configurations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = _readme_production_examples()
+    assert len(examples) == 3  # Epic, Oracle Health, the sandbox
+    for number, example in enumerate(examples):
+        config = tmp_path / f"example-{number}.toml"
+        config.write_text(example)
+        monkeypatch.setenv("AZA_CONFIG_FILE", str(config))
+        dev = "sandbox" in example
+        settings = Settings(dev=dev)
+        assert settings.clients
+        assert settings.production_refusal() is None
+        assert settings.public_base_url is not None
+
+
+def test_issue11_clients_need_a_public_base_url() -> None:
+    client = TrustedClient(name="ehr", iss="https://ehr.example.org", jwks_file=Path("k.json"))
+    with pytest.raises(ValueError, match="public_base_url is required"):
+        Settings(clients=[client])
+
+
+def test_issue11_production_public_base_url_must_be_https() -> None:
+    client = TrustedClient(name="ehr", iss="https://ehr.example.org", jwks_file=Path("k.json"))
+    with pytest.raises(ValueError, match="must be https"):
+        Settings(clients=[client], public_base_url="http://cds.example.org")
+    assert Settings(dev=True, clients=[client], public_base_url="http://localhost:8080")
+
+
+def test_issue11_production_without_clients_is_refused_dev_is_not() -> None:
+    assert Settings(dev=False).production_refusal() is not None
+    assert Settings(dev=True).production_refusal() is None
