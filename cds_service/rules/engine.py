@@ -2,7 +2,8 @@
 
 `assess` is a pure function of (facts, policy, hook); the evaluation date is
 `facts.evaluated_on`. Which assessments reach the clinician on which hook is the spec's rule too
-(order entry shows only actionable advice), so it is a pure function here as well.
+(order entry shows only actionable advice, and only on an infliximab or thiopurine order), so it
+is a pure function here as well.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from collections.abc import Collection
 
 from cds_service.rules.after_withdrawal import assess_after_withdrawal
 from cds_service.rules.assessment import Assessment, Hook, Pathway, Recommendation
-from cds_service.rules.order_entry import assess_initiation, assess_thiopurine_start
+from cds_service.rules.order_entry import (
+    assess_initiation,
+    assess_thiopurine_start,
+    relevant_drafts,
+)
 from cds_service.rules.policy import Policy
 from cds_service.rules.scope import in_scope, modifiers
 from cds_service.rules.withdrawal import applies, assess_withdrawal
@@ -71,6 +76,12 @@ def shown_on(assessment: Assessment, *, hook: str) -> bool:
 def advise(
     facts: PatientFacts, policy: Policy, *, hook: str, incomplete: Collection[Topic] = ()
 ) -> tuple[Assessment, ...]:
-    """The assessments to render on this hook."""
+    """The assessments to render on this hook.
+
+    At order entry, nothing unless a selected (order-select) or drafted (order-sign) order is
+    infliximab or a thiopurine (issue 12): the gate is on the hook's drafts, not on the
+    assessments, so no pathway can reach an unrelated order by forgetting to check."""
+    if Hook(hook) in _ORDER_HOOKS and not relevant_drafts(facts):
+        return ()
     found = assess(facts, policy, hook=hook, incomplete=incomplete)
     return tuple(a for a in found if shown_on(a, hook=hook))

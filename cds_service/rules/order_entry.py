@@ -1,7 +1,9 @@
-"""Pathways C and D: advice at order entry on a draft infliximab or thiopurine order (§5).
+"""Pathways C and D: advice at order entry on a draft infliximab or thiopurine order (§5),
+and the gate of every order-entry card (issue 12).
 
-Both read only the draft orders the clinician is acting on (`DraftOrder.selected`), so a draft
-that merely sits in the basket on order-select does not trigger advice.
+All of it reads only the draft orders the clinician is acting on (`DraftOrder.selected`: the
+ids in `context.selections` on order-select, every draft on order-sign), so a draft that merely
+sits in the basket on order-select does not trigger advice.
 """
 
 from __future__ import annotations
@@ -11,6 +13,20 @@ from cds_service.rules.assessment import Assessment, Need, Note, NoteCode, Pathw
 from cds_service.rules.policy import Policy
 from cds_service.rules.scope import diagnoses, hstcl_note
 from fhir_mappings.facts import DiagnosisClass, DraftOrder, DrugClass, PatientFacts
+
+ORDER_ENTRY_DRUGS = frozenset({DrugClass.INFLIXIMAB, DrugClass.THIOPURINE})
+
+
+def relevant_drafts(facts: PatientFacts) -> tuple[DraftOrder, ...]:
+    """The selected draft orders that order-entry advice is about: infliximab or a thiopurine.
+
+    An order for another drug (naproxen), an empty draft, or a draft whose thiopurine order the
+    clinician has just removed gives nothing to advise on: every pathway's card is about these
+    two drugs, and a card repeated on unrelated orders is the alert fatigue that gets CDS
+    switched off. Biosimilar product codes and medicationReferences are recognised upstream
+    (`fhir_mappings.medications.identify`), so a relevant draft always has its `drug` here.
+    """
+    return tuple(d for d in facts.draft_orders if d.selected and d.drug in ORDER_ENTRY_DRUGS)
 
 
 def _drafts(facts: PatientFacts, drug: DrugClass) -> tuple[DraftOrder, ...]:

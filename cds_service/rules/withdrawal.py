@@ -23,6 +23,7 @@ from cds_service.rules.assessment import (
     Status,
     cited_evidence,
 )
+from cds_service.rules.order_entry import relevant_drafts
 from cds_service.rules.policy import Policy
 from cds_service.rules.remission import remission
 from cds_service.rules.scope import rheumatoid_without_ibd
@@ -106,11 +107,7 @@ def assess_withdrawal(
         evidence=cited_evidence(results, notes),
         follow_up=(Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES) if candidate else (),
         follow_up_on=_follow_up_on(facts, policy) if candidate else None,
-        draft_orders=tuple(
-            d
-            for d in facts.draft_orders
-            if d.selected and d.drug in (DrugClass.THIOPURINE, DrugClass.INFLIXIMAB)
-        ),
+        draft_orders=relevant_drafts(facts),
         unusable=facts.unusable,
         patient_reference=facts.patient_reference,
     )
