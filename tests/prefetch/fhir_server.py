@@ -127,6 +127,7 @@ class FhirTestServer:
         self.connections = 0
         self.canned: CannedAnswer | None = None
         self._faults: dict[str, tuple[Fault, int]] = {}
+        self._fault_budget: dict[str, int] = {}
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._http = _HttpServer(self)
@@ -155,9 +156,14 @@ class FhirTestServer:
     def add(self, *resources: Resource) -> None:
         self.resources.extend(resources)
 
-    def fail(self, resource_type: str, fault: Fault, *, from_page: int = 1) -> None:
-        """Answer requests for `resource_type` ("*" for all) with `fault`, from that page on."""
+    def fail(
+        self, resource_type: str, fault: Fault, *, from_page: int = 1, times: int | None = None
+    ) -> None:
+        """Answer requests for `resource_type` ("*" for all) with `fault`, from that page on;
+        only the first `times` such requests when given (a transient fault)."""
         self._faults[resource_type] = (fault, from_page)
+        if times is not None:
+            self._fault_budget[resource_type] = times
 
     def chaos(self, share: float, *, seed: int = 0) -> None:
         """From now on, answer `share` of all requests (0 to 1, at random, reproducibly by
@@ -212,8 +218,15 @@ class FhirTestServer:
         return 404, _outcome("not-found", f"unknown path {request.path}")
 
     def _fault(self, resource_type: str, page: int) -> tuple[int, bytes] | None:
-        configured = self._faults.get(resource_type) or self._faults.get("*")
+        key = resource_type if resource_type in self._faults else "*"
+        configured = self._faults.get(key)
         fault = None if configured is None or page < configured[1] else configured[0]
+        if fault is not None and key in self._fault_budget:
+            with self._lock:
+                if self._fault_budget[key] > 0:
+                    self._fault_budget[key] -= 1
+                else:
+                    fault = None
         if fault is None and self._chaos is not None:
             share, chance = self._chaos
             with self._lock:
