@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import sys
@@ -11,15 +12,19 @@ from collections.abc import Sequence
 import uvicorn
 from pydantic import ValidationError
 
-from cds_service.log_safety import SingleLineFormatter
+from cds_service.observability.logs import LOG_CONFIG, configure_logging
+from cds_service.observability.multiproc import metrics_directory
 from cds_service.settings import Settings
 
-DEV_BANNER = """
-############################################################################
-#  aza-advisor DEVELOPMENT MODE: no JWT verification, CORS open to the     #
-#  CDS Hooks sandbox. Never expose this to real patient data.              #
-############################################################################
-"""
+__all__ = ["DEV_BANNER", "configure_logging", "main"]
+
+log = logging.getLogger("cds_service.cli")
+
+DEV_BANNER = (
+    "aza-advisor DEVELOPMENT MODE: JWT verification only for the [[clients]] configured, "
+    "CORS open to the CDS Hooks sandbox, http FHIR servers allowed. Never expose this to "
+    "real patient data."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,18 +45,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging() -> None:
-    """Our own lines at INFO; the HTTP client's only from WARNING, because its INFO lines print
-    request URLs, and the FHIR queries' URLs carry patient ids (no PHI in logs). Each record is
-    one line however a value slipped into it (issue 10): see log_safety."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(SingleLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(handlers=[handler])
-    logging.getLogger().setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def _serve(args: argparse.Namespace) -> int:
     configure_logging()
     if args.dev:
@@ -67,15 +60,19 @@ def _serve(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr)
         return 1
     if settings.dev:
-        print(DEV_BANNER, file=sys.stderr)
-    uvicorn.run(
-        "cds_service.http.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-    )
+        log.warning(DEV_BANNER)  # a log line like any other: JSON
+    # Before uvicorn starts: each worker reads the directory from the environment when it
+    # imports prometheus-client (observability.multiproc).
+    with metrics_directory():
+        uvicorn.run(
+            "cds_service.http.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            log_config=copy.deepcopy(LOG_CONFIG),  # applied again in every worker process
+        )
     return 0
 
 

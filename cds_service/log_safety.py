@@ -9,16 +9,14 @@ of log, not 8 MB. The quotes keep lines greppable: `hookInstance="d1577c69-..."`
 `capped` does the cutting alone, for values that travel in a structured field (a dict handed to
 the log as `extra`, or serialised with `json.dumps` by the caller, which escapes them).
 
-`SingleLineFormatter` is the backstop for whatever a future log call forgets: it escapes control
-characters in the whole message, and indents every line of a traceback (whose last line quotes
-the exception's message, which may quote a request), so that only a record begins a line.
+The backstop for whatever a future log call forgets is the JSON rendering of every record
+(`cds_service.observability.logs`, issue 11): one JSON object per line, whose string escapes
+keep any message and any traceback inside its field, each string capped again.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from typing import Any
 
 LIMIT = 200
 """Characters of a request-supplied value kept in a log line. A hookInstance is a UUID (36), a
@@ -57,21 +55,3 @@ def loggable(value: str | None, limit: int = LIMIT) -> str:
 def escape_controls(text: str) -> str:
     """`text` with line breaks and other control characters written as escapes."""
     return text.translate(_ESCAPES)
-
-
-class SingleLineFormatter(logging.Formatter):
-    """Every log record begins one line, whatever the values formatted into it: the message with
-    its control characters escaped, the lines of a traceback after it indented."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        return escape_controls(super().formatMessage(record))
-
-    def formatException(self, ei: Any) -> str:  # noqa: N802
-        return _indented(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802
-        return _indented(super().formatStack(stack_info))
-
-
-def _indented(text: str) -> str:
-    return "\n".join(f"    {escape_controls(line)}" for line in text.split("\n"))

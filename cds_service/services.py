@@ -20,6 +20,7 @@ import anyio
 from cds_service.cards import CardContext, load_catalogue, render_cards
 from cds_service.completeness import incomplete_topics
 from cds_service.log_safety import loggable
+from cds_service.observability import audit
 from cds_service.prefetch import (
     FetchSettings,
     PrefetchResult,
@@ -161,6 +162,8 @@ class _Pipeline:
             hook_instance=request.hookInstance,
             may_fetch=_may_fetch(call),
         )
+        audit.note_prefetch(data)
+        audit.note_policy(self.policy.id, self.policy.version)
         if data.missing_required:
             raise PreconditionFailed.missing(data.missing_required, data.problem_descriptions())
         evaluate = partial(self._evaluate, call, data)

@@ -92,6 +92,25 @@ class Settings(BaseSettings):
         description="SQLite file where card feedback is stored before it is acknowledged.",
     )
 
+    log_payloads: bool = Field(
+        default=False,
+        description=(
+            "Dev mode only: log each hook request and response body at DEBUG (logger "
+            "cds_service.payloads), the access token redacted. The bodies hold PHI."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _payload_logging_only_in_dev(self) -> Settings:
+        # Hook bodies carry names, identifiers, birth dates and lab values: never in a
+        # production log, whatever the log level.
+        if self.log_payloads and not self.dev:
+            raise ValueError(
+                "log_payloads may only be set in dev mode: hook request and response bodies "
+                "hold patient data, which must not reach a production log"
+            )
+        return self
+
     @model_validator(mode="after")
     def _fixed_date_only_in_dev(self) -> Settings:
         # A frozen clock in production would judge freshness against the wrong day.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 
 from cds_service.cli import configure_logging
 from cds_service.http.app import ProductionModeUnavailable, create_app
@@ -71,16 +72,24 @@ def _without_aza_variables() -> dict[str, str]:
 
 
 def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:
-    names = ("", "httpx", "httpcore")
-    saved = {name: logging.getLogger(name).level for name in names}
+    names = ("", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
     try:
         configure_logging()
         assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
         assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+        assert logging.getLogger("cds_service.audit").isEnabledFor(logging.INFO)
         assert logging.getLogger("cds_service.audit.prefetch").isEnabledFor(logging.INFO)
+        # issue 11: one handler, on the root, writing JSON; uvicorn's records go through it.
+        [handler] = logging.getLogger().handlers
+        assert isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        assert not logging.getLogger("uvicorn.access").handlers
     finally:
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
+        for logger, (level, handlers, propagate) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
 
 
 def test_module_level_app_is_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds_service.feedback import FeedbackStore
-from cds_service.http import errors, openapi, routes
+from cds_service.http import errors, metrics, openapi, routes
+from cds_service.observability import metrics as worker_metrics
+from cds_service.observability.logs import PAYLOAD_LOGGER
 from cds_service.prefetch import new_fhir_client
 from cds_service.prefetch.client import FallbackWatchdog
 from cds_service.prefetch.settings import FetchSettings
@@ -58,6 +60,7 @@ def create_app(
         if refusal is not None:
             raise ProductionModeUnavailable(refusal)
         feedback_store.initialise()
+        worker_metrics.worker_started()
         app.state.http = new_fhir_client(fetch, watchdog)
         try:
             async with anyio.create_task_group() as tasks:
@@ -69,6 +72,7 @@ def create_app(
                 await app.state.http.aclose()
                 if verifier is not None:
                     await verifier.aclose()
+                worker_metrics.worker_stopped()
 
     app = FastAPI(
         title="aza-advisor",
@@ -81,6 +85,7 @@ def create_app(
     app.state.feedback = feedback_store
     app.state.verifier = verifier
     app.include_router(routes.router)
+    app.include_router(metrics.router)
     errors.install(app)
     app.add_middleware(
         CORSMiddleware,
@@ -90,6 +95,11 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(_FallbackReadiness, watchdog=watchdog)
+    # Outermost: it sees the status actually sent, whoever sent it.
+    services = frozenset(service.id for service in registry.discovery().services)
+    app.add_middleware(metrics.Observability, services=services)
+    if settings.log_payloads:  # dev mode only (Settings refuses it otherwise)
+        logging.getLogger(PAYLOAD_LOGGER).setLevel(logging.DEBUG)
     openapi.install(app)
     app.state.fallback_watchdog = watchdog
     return app

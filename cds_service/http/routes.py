@@ -14,6 +14,7 @@ from cds_service.http.body import parse, read_json
 from cds_service.http.errors import outcome_response
 from cds_service.http.openapi import ERROR_RESPONSES
 from cds_service.log_safety import capped, loggable
+from cds_service.observability import audit, metrics, payloads
 from cds_service.protocol import (
     CONTEXT_MODELS,
     BadRequest,
@@ -62,8 +63,13 @@ async def discovery(request: Request) -> JSONResponse:
 async def invoke(service_id: str, request: Request) -> JSONResponse:
     caller = await authenticate(request)
     service = _service(request, service_id)
+    audit.note_service(service_id, caller)
     settings = _settings(request)
-    hook_request = parse(HookRequest, await read_json(request, settings.max_body_bytes))
+    payload = await read_json(request, settings.max_body_bytes)
+    hook_request = parse(HookRequest, payload)
+    audit.note_request(hook_request.hook, hook_request.hookInstance)
+    if settings.log_payloads:
+        payloads.log_request(service_id, payload, hook_request.access_token)
     expected = service.descriptor.hook
     if hook_request.hook != expected:
         raise BadRequest(
@@ -78,13 +84,11 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     _check_fhir_server(hook_request, settings)
     call = HookCall(service_id, hook_request, context, request.app.state.http, caller)
     response = await service.handler(call)
-    log.info(
-        "hook answered service=%s hookInstance=%s cards=%d",
-        loggable(service_id),
-        loggable(hook_request.hookInstance),
-        len(response.cards),
-    )
-    return JSONResponse(response.wire())
+    audit.note_cards(response.cards)  # the audit event (cds_service.audit) is the answer's line
+    wire = response.wire()
+    if settings.log_payloads:
+        payloads.log_response(service_id, wire, hook_request.access_token)
+    return JSONResponse(wire)
 
 
 @router.post(
@@ -100,6 +104,7 @@ async def feedback(service_id: str, request: Request) -> JSONResponse:
     received = parse(FeedbackRequest, payload)
     store: FeedbackStore = request.app.state.feedback
     count = await store.save(service_id, received.feedback)
+    metrics.count_feedback(service_id, count.received, count.stored)
     log.info(
         "feedback stored service=%s received=%d stored=%d",
         loggable(service_id),

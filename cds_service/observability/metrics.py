@@ -1,0 +1,170 @@
+"""The Prometheus metrics (issue 11), correct with several uvicorn workers.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (by `cds-service serve`, see `multiproc`), prometheus-client
+runs in multiprocess mode: each worker writes its values to files there, and a scrape, answered
+by whichever worker, adds up every worker's files (`exposition`). Without it (TestClient, a
+bare `uvicorn cds_service.http.app:app`) the process's own registry answers. The mode is fixed
+when prometheus-client is first imported, which is why only the app imports this module.
+
+Every label has a bounded set of values: service ids are the registry's (anything else is
+`unknown`), endpoints and statuses are few, recommendation codes, FHIR failure kinds and JWT
+rejection reasons are closed enums, prefetch keys are the templates'.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from cds_service.observability.audit import CallRecord, fallback_outcomes
+from cds_service.rules import Recommendation
+from cds_service.security import RejectReason, rejections
+
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+UNKNOWN = "unknown"
+"""The label value of a service id the registry does not know."""
+NONE = "none"
+"""The service label of requests that name no service (discovery, other paths)."""
+
+REQUESTS = Counter(
+    "aza_http_requests",
+    "HTTP requests answered, by endpoint (hook, feedback, discovery, other), service and status.",
+    ["endpoint", "service", "status"],
+)
+LATENCY = Histogram(
+    "aza_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its response.",
+    ["endpoint", "service", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0),
+)
+IN_PROGRESS = Gauge(
+    "aza_http_requests_in_progress",
+    "Requests being served, by endpoint (summed over the live workers).",
+    ["endpoint"],
+    multiprocess_mode="livesum",
+)
+CARDS = Counter(
+    "aza_cards",
+    "Cards answered to hook calls, by service and recommendation code.",
+    ["service", "recommendation"],
+)
+FHIR_QUERIES = Counter(
+    "aza_fhir_queries",
+    "Prefetch keys queried on the FHIR server (fallback), by key and outcome (ok or the "
+    "failure kind: timeout, connection, http-status, no-fhir-server, ...).",
+    ["key", "outcome"],
+)
+JWT_REJECTIONS = Counter(
+    "aza_jwt_rejections",
+    "Bearer tokens refused (401), by reason.",
+    ["reason"],
+)
+FEEDBACK_RECEIVED = Counter(
+    "aza_feedback_items_received",
+    "Feedback items received, by service.",
+    ["service"],
+)
+FEEDBACK_STORED = Counter(
+    "aza_feedback_items_stored",
+    "Feedback items newly stored (a repeated item is received, not stored again), by service.",
+    ["service"],
+)
+
+_RECOMMENDATIONS = frozenset(code.value for code in Recommendation)
+
+
+def _count_rejection(reason: RejectReason) -> None:
+    JWT_REJECTIONS.labels(reason=reason.value).inc()
+
+
+# Once per process: this module is imported once, however many apps a test process builds.
+rejections.observe(_count_rejection)
+
+
+@contextmanager
+def in_progress(endpoint: str) -> Iterator[None]:
+    with IN_PROGRESS.labels(endpoint=endpoint).track_inprogress():
+        yield
+
+
+def count_request(endpoint: str, service: str, status: int, seconds: float) -> None:
+    labels = {"endpoint": endpoint, "service": service, "status": str(status)}
+    REQUESTS.labels(**labels).inc()
+    LATENCY.labels(**labels).observe(seconds)
+
+
+def count_call(record: CallRecord) -> None:
+    """Cards and FHIR fallback outcomes of one hook call whose service was found."""
+    service = record.service
+    if service is None:
+        return
+    for code in record.recommendations or ():
+        recommendation = code if code in _RECOMMENDATIONS else UNKNOWN
+        CARDS.labels(service=service, recommendation=recommendation).inc()
+    if record.prefetch is not None:
+        for key, outcome in fallback_outcomes(record.prefetch).items():
+            FHIR_QUERIES.labels(key=key, outcome=outcome).inc()
+
+
+def count_feedback(service: str, received: int, stored: int) -> None:
+    FEEDBACK_RECEIVED.labels(service=service).inc(received)
+    FEEDBACK_STORED.labels(service=service).inc(stored)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus text format, of every worker in multiprocess mode."""
+    directory = os.environ.get(MULTIPROC_VARIABLE)
+    if not directory:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+_LIVE_FILE = re.compile(r"gauge_live\w*_(\d+)\.db$")
+
+
+def worker_started() -> None:
+    """At a worker's start: the live-gauge files of workers that died without their shutdown
+    (killed, crashed; uvicorn started this one in their place) are removed, so that their
+    in-progress requests stop counting. Counters and histograms of dead workers stay: they
+    are part of the totals."""
+    directory = os.environ.get(MULTIPROC_VARIABLE)
+    if not directory:
+        return
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        match = _LIVE_FILE.search(path)
+        if match and not _alive(int(match.group(1))):
+            mark_process_dead(int(match.group(1)), directory)  # type: ignore[no-untyped-call]
+
+
+def worker_stopped() -> None:
+    """At a worker's orderly shutdown: its live gauges no longer count."""
+    directory = os.environ.get(MULTIPROC_VARIABLE)
+    if directory:
+        mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
