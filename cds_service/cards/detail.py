@@ -1,6 +1,7 @@
-"""The card's detail: GitHub-flavoured markdown with no tables and no HTML (SPEC-19 and the
-client pitfalls in cds-hooks-notes), one bullet per criterion citing value, date, record and
-threshold, then what is stale or unusable, the notes and modifiers, and the evidence.
+"""The card's long detail (settings.verbose_cards; the concise one is `concise.py`):
+GitHub-flavoured markdown with no tables and no HTML (SPEC-19 and the client pitfalls in
+cds-hooks-notes), one bullet per criterion citing value, date, every record and threshold, then
+what is stale or unusable, the notes and modifiers, and the evidence.
 
 Everything shown comes from the assessment; data-borne text is escaped so that a value such as
 "<3" or "HLA-DQA1*05" can never turn into a tag or emphasis.
@@ -49,15 +50,28 @@ def explains(result: CriterionResult) -> bool:
     return result.fact is None or result.status is Status.UNKNOWN
 
 
+def records(result: CriterionResult) -> tuple[str, ...]:
+    """Every record a criterion rests on or names: the rules' notes are plain words, so the
+    long form and the extension cite the ids from here."""
+    refs = [
+        *((result.fact.reference,) if result.fact is not None else ()),
+        *result.references,
+        *(f.reference for f in result.stale),
+        *(u.reference for u in result.unusable if u.reference),
+    ]
+    return tuple(dict.fromkeys(refs))
+
+
 def criterion_line(result: CriterionResult) -> str:
     text = f"{CRITERION_NAMES[result.id]}: "
     if result.fact is not None:
         text += fact_text(result.fact, "since" if result.id in _SINCE else "collected")
-        extra = [r for r in result.references if r != result.fact.reference]
-        if extra:
-            text += f" (also {', '.join(extra)})"
     if explains(result):
         text += ("; " if result.fact is not None else "") + result.note.rstrip(".")
+    shown = {result.fact.reference} if result.fact is not None else set()
+    extra = [r for r in records(result) if r not in shown]
+    if extra:
+        text += f" (records: {', '.join(extra)})"
     return f"- {_STATUS[result.status]} · {md(text)}; threshold {md(result.threshold)}"
 
 

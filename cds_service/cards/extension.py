@@ -1,6 +1,10 @@
 """The machine-readable decision on every card, for EHR analytics and tests (spec §8).
 
-Keys without a value are left out rather than sent as null (SPEC-02).
+It carries the complete provenance (issue 12): the visible text names no FHIR id, so every
+record a criterion rests on or names is in its `references`, every record that could not be
+read is in `unusable` with its reason, and `records` lists every resource the card used or
+named (criteria, notes, unreadable records, the draft orders it acts on). Keys without a value
+are left out rather than sent as null (SPEC-02).
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from cds_service.cards.detail import records
 from cds_service.rules import Assessment, CriterionResult
+from fhir_mappings.facts import Unusable
 
 EXTENSION_KEY = "aza-advisor"
 
@@ -29,7 +35,28 @@ def _criterion(result: CriterionResult) -> dict[str, Any]:
             "reference": fact.reference,
         }
         entry |= {k: v for k, v in optional.items() if v is not None}
+    if cited := records(result):
+        entry["references"] = list(cited)
     return entry
+
+
+def _unusable(unusable: Unusable) -> dict[str, Any]:
+    optional = {
+        "reference": unusable.reference,
+        "reason": unusable.reason,
+        "topic": _json_value(unusable.topic),
+        "effective": unusable.effective.isoformat() if unusable.effective else None,
+    }
+    return {k: v for k, v in optional.items() if v is not None}
+
+
+def used_records(assessment: Assessment) -> list[str]:
+    """Every FHIR resource the card used or named, once each, in first-cited order."""
+    cited = [ref for c in assessment.criteria for ref in records(c)]
+    cited += [ref for n in (*assessment.notes, *assessment.modifiers) for ref in n.references]
+    cited += [u.reference for u in assessment.unusable if u.reference]
+    cited += [d.resource_id for d in assessment.draft_orders]
+    return list(dict.fromkeys(cited))
 
 
 def extension(assessment: Assessment) -> dict[str, Any]:
@@ -40,4 +67,8 @@ def extension(assessment: Assessment) -> dict[str, Any]:
     }
     if assessment.criteria:
         decision["criteria"] = [_criterion(c) for c in assessment.criteria]
+    if assessment.unusable:
+        decision["unusable"] = [_unusable(u) for u in assessment.unusable]
+    if used := used_records(assessment):
+        decision["records"] = used
     return {EXTENSION_KEY: decision}

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cds_service.cards.catalogue import Catalogue, load_catalogue
+from cds_service.cards.concise import cited_sources, render_concise
 from cds_service.cards.detail import render_detail
 from cds_service.cards.extension import extension
 from cds_service.cards.suggestions import suggestions
@@ -36,8 +37,10 @@ def source(assessment: Assessment, url: str | None) -> Source:
     return Source(label=label, url=url)
 
 
-def links(assessment: Assessment) -> list[Link]:
-    return [Link(label=e.label, url=e.url, type="absolute") for e in assessment.evidence if e.url]
+def links(assessment: Assessment, *, verbose: bool = False) -> list[Link]:
+    """Links to the evidence: on a concise card only the sources its evidence line names."""
+    sources = assessment.evidence if verbose else cited_sources(assessment)
+    return [Link(label=e.label, url=e.url, type="absolute") for e in sources if e.url]
 
 
 def override_reasons(assessment: Assessment, catalogue: Catalogue) -> list[OverrideReason]:
@@ -54,10 +57,13 @@ def override_reasons(assessment: Assessment, catalogue: Catalogue) -> list[Overr
 class CardContext:
     """Per-deployment card settings. `source_url` is settings.source_url: the site's page about
     the service; without one, the card has no source link rather than a link to nowhere.
-    `catalogue` is the order catalogue with the site's lab codes (settings.order_catalogue)."""
+    `catalogue` is the order catalogue with the site's lab codes (settings.order_catalogue).
+    `verbose` (settings.verbose_cards) renders the long detail, one line per criterion with its
+    record, instead of the concise one (issue 12)."""
 
     source_url: str | None = None
     catalogue: Catalogue = field(default_factory=load_catalogue)
+    verbose: bool = False
 
 
 def render_card(
@@ -74,12 +80,12 @@ def render_card(
     return Card(
         summary=summary(assessment),
         indicator=INDICATORS[assessment.recommendation],
-        detail=render_detail(assessment, data_problems),
+        detail=(render_detail if context.verbose else render_concise)(assessment, data_problems),
         source=source(assessment, context.source_url),
         suggestions=suggested or None,
         selectionBehavior="any" if suggested else None,
         overrideReasons=override_reasons(assessment, context.catalogue) or None,
-        links=links(assessment) or None,
+        links=links(assessment, verbose=context.verbose) or None,
         extension=extension(assessment),
     )
 

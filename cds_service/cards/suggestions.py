@@ -70,7 +70,7 @@ def _remove_thiopurine_drafts(assessment: Assessment) -> Iterator[Suggestion]:
         actions=[
             Action(
                 type="delete",
-                description=f"Remove draft order {d.display or d.resource_id}",
+                description=f"Remove the draft order for {d.display or 'the thiopurine'}",
                 resourceId=d.resource_id,
             )
             for d in drafts

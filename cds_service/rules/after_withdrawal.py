@@ -105,7 +105,7 @@ def _drop(stop: date, facts: PatientFacts, policy: Policy) -> CriterionResult:
         id=Criterion.TROUGH_DROP,
         status=Status.UNKNOWN,
         threshold=f"fall from the last level before the stop {threshold.text}",
-        note="Needs an exact level both before and after the stop.",
+        note="No exact level both before and after the stop.",
         evidence=policy.cite(threshold.evidence),
     )
     if not after or not before or after[0].comparator or before[0].comparator:
@@ -191,4 +191,4 @@ def tpmt_note(facts: PatientFacts) -> Note:
         if on_record
         else "No TPMT/NUDT15 result on record: test before a thiopurine (re)start."
     )
-    return Note(NoteCode.TPMT_STATUS, text)
+    return Note(NoteCode.TPMT_STATUS, text, references=tuple(f.reference for f in on_record))

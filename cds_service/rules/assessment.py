@@ -90,11 +90,15 @@ class NoteCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """A message for the clinician; modifiers (§6) change the message, never the outcome."""
+    """A message for the clinician; modifiers (§6) change the message, never the outcome.
+
+    `references` are the records the text speaks of (e.g. a TPMT result): the words never carry
+    FHIR ids, so the provenance is kept here for the card's extension."""
 
     code: NoteCode
     text: str
     evidence: tuple[Evidence, ...] = ()
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from cds_service.rules.comparison import Operator, decide
 from fhir_mappings.facts import ActivityScore, Comparator
 
+PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"
 _UNIT_TEXT = {"d": " days", "a": " years", "{score}": "", "%": " %", "10*9/L": " x10^9/L"}
 
 
@@ -33,18 +34,33 @@ class _Model(BaseModel):
 
 
 class Evidence(_Model):
+    """One cited source. `short` is its name on a concise card's one evidence line ("SONIC
+    2010, RCT"); `doi` or `pmid` identify it, and `url` links it (doi.org or PubMed when either
+    is known, a title search only when neither could be confirmed; `confirmed` says where)."""
+
     id: str
     label: str
     citation: str
     strength: str
+    short: str | None = None
     findings: str | None = None
     doi: str | None = None
+    pmid: str | None = None
     url: str | None = None
+    confirmed: str | None = None
+
+    @property
+    def short_name(self) -> str:
+        return self.short or self.label
 
     @model_validator(mode="after")
     def _url_is_absolute_https(self) -> Evidence:
         if self.url is not None and not self.url.startswith("https://"):
             raise ValueError(f"evidence {self.id}: url must be absolute https")
+        if self.doi and self.url != f"https://doi.org/{self.doi}":
+            raise ValueError(f"evidence {self.id}: a DOI is linked as https://doi.org/<doi>")
+        if self.pmid and not self.doi and self.url != PUBMED + self.pmid + "/":
+            raise ValueError(f"evidence {self.id}: a PubMed id is linked as {PUBMED}<pmid>/")
         return self
 
 

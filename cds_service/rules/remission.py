@@ -25,6 +25,7 @@ from cds_service.rules.policy import Policy
 from cds_service.rules.topics import with_unusable
 from cds_service.rules.window import days_between, describe, source
 from fhir_mappings.facts import ConditionState, DrugClass, Fact, Interval, PatientFacts
+from fhir_mappings.topics import TOPIC_LABELS, Topic
 
 _Finding = tuple[str, Fact[Any] | None, tuple[str, ...]]  # (why, fact, references)
 
@@ -91,7 +92,7 @@ def _activity(facts: PatientFacts, policy: Policy) -> Iterator[_Finding]:
             in_period = days is not None and not period.decide(days)
             if in_period and cut_off.decide(fact.value, fact.comparator) is False:
                 yield (
-                    f"{score.value} score {describe(fact)} is not {cut_off.text}.",
+                    f"{TOPIC_LABELS[Topic(score.value)]} {describe(fact)} is not {cut_off.text}.",
                     fact,
                     (fact.reference,),
                 )
@@ -111,13 +112,12 @@ def _steroids(facts: PatientFacts, policy: Policy, status: Status) -> Iterator[_
     for interval in exposure.intervals:
         if _steroid_status(interval, in_period) is not status:
             continue
-        refs = ", ".join(interval.references) or "a medication record"
         if status is Status.NOT_MET:
             why = f"not steroid-free for {period.text}"
         else:
             why = f"it may have continued into the last {period.text}: record when it ended"
         yield (
-            f"Systemic corticosteroid {_course_text(interval)} ({refs}): {why}.",
+            f"Systemic corticosteroid {_course_text(interval)}: {why}.",
             None,
             interval.references,
         )

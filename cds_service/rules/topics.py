@@ -19,7 +19,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from cds_service.rules.assessment import Criterion, CriterionResult, Need, Status
-from cds_service.rules.window import unusable_for, unusable_source, unusable_text
+from cds_service.rules.plain import reason_text, record_name, unusable_source
+from cds_service.rules.window import unusable_for, unusable_text
 from fhir_mappings.facts import PatientFacts, Unusable
 from fhir_mappings.topics import ACTIVITY_SCORES, TOPIC_LABELS, Topic
 
@@ -93,17 +94,28 @@ def with_unusable(
 
 
 def _doubt_text(doubtful: Sequence[Unusable], *, latest: bool) -> str:
-    """Which record could not be read, when, why, and what that means for the criterion."""
-    named = "; ".join(f"{unusable_source(u)}: {u.reason}" for u in doubtful)
+    """Which record could not be read, when, why, and what that means for the criterion:
+    'A newer CRP result (2026-11-20) could not be read (no value): the older result cannot
+    decide. Repeat or correct the test.'"""
     if latest:
-        return (
-            f"A record at least as new as the latest readable result could not be read ({named}),"
-            " so the older result cannot decide. Repeat or correct the test."
-        )
-    return (
-        f"A record could not be read ({named}) and may be the one that fails this criterion."
-        " Repeat or correct it."
+        named = "; ".join(_newer(u) for u in doubtful)
+        return f"{named}: the older result cannot decide. Repeat or correct the test."
+    named = "; ".join(
+        f"{_capital(unusable_source(u))} could not be read ({reason_text(u.reason)})"
+        for u in doubtful
     )
+    return f"{named}: it may be the one that fails this criterion. Repeat or correct it."
+
+
+def _newer(unusable: Unusable) -> str:
+    name, why = record_name(unusable.topic), reason_text(unusable.reason)
+    if unusable.effective is None:
+        return f"An undated {name}, which may be the latest, could not be read ({why})"
+    return f"A newer {name} ({unusable.effective.date()}) could not be read ({why})"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _not_older(unusable: Unusable, since: datetime | None) -> bool:

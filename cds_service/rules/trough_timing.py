@@ -38,12 +38,13 @@ def infusion_before(
 
 
 def peak_text(level: Fact[Any], infusion: Infusion) -> str:
-    """'drawn 3 days after the infusion of 2026-11-13 (MedicationAdministration/a3)'."""
+    """'drawn 3 days after the infusion of 2026-11-13' (the infusion's record is cited in the
+    criterion's references, not in the words)."""
     given = infusion.given.date()
     days = (level.effective.date() - given).days if level.effective else 0
     when = f"{days} days after" if days > 0 else "on the day of"
     untimed = "" if infusion.timed or days > 0 else ", whose time is not recorded"
-    return f"drawn {when} the infusion of {given} ({infusion.reference}){untimed}"
+    return f"drawn {when} the infusion of {given}{untimed}"
 
 
 def _span(moment: datetime, *, timed: bool) -> tuple[datetime, datetime]:

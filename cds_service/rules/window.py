@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
+from cds_service.rules.plain import day_text, unusable_line
 from cds_service.rules.policy import Threshold, unit_text
 from fhir_mappings.facts import Fact, PatientFacts, Unusable
 from fhir_mappings.topics import Topic
@@ -57,16 +58,16 @@ def days_between(earlier: date, later: date) -> int:
 
 
 def describe(fact: Fact[Any]) -> str:
-    """'11.5 mg/L (Observation/1, 2026-10-01)': the value as read, where from, and when."""
+    """'11.5 mg/L (2026-10-01)': the value as read, and when (the record is `fact.reference`)."""
     comparator = fact.comparator.value if fact.comparator else ""
     value = f"{fact.value:g}" if isinstance(fact.value, float | int) else str(fact.value)
     return f"{comparator}{value}{unit_text(fact.unit)} {source(fact)}"
 
 
 def source(fact: Fact[Any]) -> str:
-    """'(Observation/1, 2026-10-01)': where a fact comes from and when it was collected."""
-    when = fact.effective.date().isoformat() if fact.effective else "undated"
-    return f"({fact.reference}, {when})"
+    """'(2026-10-01)': when a fact was collected. Notes are read by clinicians: the FHIR id
+    stays in the result's `references`, never in the words (issue 12)."""
+    return f"({day_text(fact.effective)})"
 
 
 def describe_all(facts: Iterable[Fact[Any]]) -> str:
@@ -91,14 +92,8 @@ def _newest_first_key(unusable: Unusable) -> tuple[bool, float, str, str]:
     )
 
 
-def unusable_source(unusable: Unusable) -> str:
-    """'Observation/1 (2026-10-01)': an unreadable record and the date it still carries."""
-    when = unusable.effective.date().isoformat() if unusable.effective else "undated"
-    return f"{unusable.reference or 'a record'} ({when})"
-
-
 def unusable_text(unusable: Sequence[Unusable]) -> str:
+    """' Also on file: a CRP result (2026-03-01) could not be read: no value.'"""
     if not unusable:
         return ""
-    named = "; ".join(f"{unusable_source(u)}: {u.reason}" for u in unusable)
-    return f" Not usable: {named}."
+    return f" Also on file: {'; '.join(unusable_line(u) for u in unusable)}."

@@ -96,7 +96,18 @@ def check(name: str | None, response: dict[str, Any], ignored: bool, reference: 
     if name == "birth_year_only_possibly_17":
         assert response["cards"] == [], (name, found)
     elif reference is not None:  # the flawed record is named on the card
-        assert any(reference in card["detail"] for card in response["cards"]), (name, found)
+        # Issue 12: in plain words in the detail (kind, date, why), by its id in the extension.
+        assert any(reference in cited(card) for card in response["cards"]), (name, found)
+        assert not any(reference in card["detail"] for card in response["cards"]), name
+
+
+def cited(card: dict[str, Any]) -> set[str]:
+    """Every record the card's machine-readable extension names."""
+    decision = advice(card)
+    found = set(decision.get("records", []))
+    for criterion in decision.get("criteria", []):
+        found |= set(criterion.get("references", []))
+    return found
 
 
 CASES = [None, *NAMES]

@@ -150,9 +150,13 @@ def test_spec_19_detail_has_no_table_rows_and_no_html(assessment: Assessment) ->
     assert not re.search(r"(?<!\\)\|", detail)
 
 
+VERBOSE = CardContext(verbose=True)
+
+
 def test_s8_detail_one_line_per_criterion_with_value_unit_date_reference_threshold() -> None:
+    """The long form (settings.verbose_cards): one line per criterion with its record."""
     assessment = EXAMPLES[Recommendation.WITHDRAWAL_CANDIDATE]()
-    detail = render_card(assessment).detail or ""
+    detail = render_card(assessment, VERBOSE).detail or ""
     lines = [line for line in detail.splitlines() if line.startswith("- ") and "threshold" in line]
     assert len(lines) == len(assessment.criteria) == 7
     for criterion, line in zip(assessment.criteria, lines, strict=True):
@@ -192,10 +196,15 @@ def test_s8_stale_and_unusable_are_named() -> None:
             Unusable("Observation/odd", "unreadable Observation (ValueError)", None),
         ),
     )
-    detail = render_card(_one(facts)).detail or ""
+    detail = render_card(_one(facts), VERBOSE).detail or ""
     assert "stale" in detail and "Observation/crp-old" in detail
     assert detail.count("Observation/crp-x") == 1 and "cannot be converted" in detail
     assert "**Not usable**\n\n- Observation/odd: unreadable Observation (ValueError)" in detail
+    concise = render_card(_one(facts)).detail or ""  # issue 12: the same, in plain words
+    assert "stale): 1 mg/L (2026-03-27)" in concise
+    assert "a CRP result (undated) could not be read: unit 'mmol/L' cannot be" in concise
+    assert "Also on file: a record (undated) could not be read: its content is not" in concise
+    assert "Observation/" not in concise
 
 
 def test_s8_detail_lists_modifiers_and_evidence_strength() -> None:
@@ -203,10 +212,14 @@ def test_s8_detail_lists_modifiers_and_evidence_strength() -> None:
         sex=Fact(value="male", reference="Patient/p1"),
         birth_date=born_on(date(1999, 3, 1)),
     )
-    detail = render_card(_one(facts)).detail or ""
+    detail = render_card(_one(facts), VERBOSE).detail or ""
     assert "Hepatosplenic T-cell lymphoma (HSTCL)" in detail
     assert "Oussalah et al. (Am J Gastroenterol 2010): retrospective, 48 patients" in detail
     assert "SONIC (N Engl J Med 2010): RCT, 508 patients" in detail
+    concise = render_card(_one(facts)).detail or ""  # one evidence line, with each design
+    assert "Hepatosplenic T-cell lymphoma (HSTCL)" in concise
+    assert concise.count("Evidence: ") == 1
+    assert "Oussalah 2010 (retrospective)" in concise and "SONIC 2010 (RCT)" in concise
 
 
 def test_s8_hla_only_failure_is_marked_low_certainty() -> None:
@@ -324,10 +337,12 @@ def test_s8_extension_shape(assessment: Assessment) -> None:
             "unit",
             "effective",
             "reference",
+            "references",  # issue 12: every record the criterion rests on or names
         }
         assert None not in entry.values()
         if criterion.fact is not None:
             assert entry["reference"] == criterion.fact.reference
+            assert criterion.fact.reference in entry["references"]
 
 
 def test_s8_extension_values() -> None:
@@ -342,6 +357,7 @@ def test_s8_extension_values() -> None:
         "unit": "mg/L",
         "effective": at(20).isoformat(),
         "reference": "Observation/trough",
+        "references": ["Observation/trough"],
     }
     assert criteria[-1] == {"id": "hla-dqa1-05", "status": "met"}  # not tested: no value to cite
 
@@ -366,6 +382,11 @@ def test_s8_data_problems_are_named_on_every_card() -> None:
         EXAMPLES[Recommendation.CONTINUE_COMBINATION](),
     ]
     for card in render_cards(assessments, patient_id="p1", data_problems=problems):
+        assert (
+            "**Not obtained from the EHR:** CRP: the FHIR server did not answer within 400 ms."
+            in (card.detail or "")
+        )
+    for card in render_cards(assessments, VERBOSE, patient_id="p1", data_problems=problems):
         assert "**Data not obtained**\n\n- CRP: the FHIR server did not answer within 400 ms." in (
             card.detail or ""
         )

@@ -75,7 +75,9 @@ def test_s3_stale_result_is_named() -> None:
     result = crp(facts, SEED)
     assert result.status is Status.UNKNOWN
     assert [f.reference for f in result.stale] == ["Observation/crp-old"]
-    assert "stale" in result.note and "Observation/crp-old" in result.note
+    # issue 12: the words give value and date; the record's id is provenance, not text
+    assert "stale" in result.note and "1 mg/L (2026-03-27)" in result.note
+    assert "Observation/" not in result.note
     assert result.to_obtain == (Need.CRP,)
 
 
@@ -126,7 +128,7 @@ def test_rule_unusable_record_named_in_its_criterion_only() -> None:
     )
     result = crp(facts, SEED)
     assert [u.reference for u in result.unusable] == ["Observation/crp-x"]
-    assert "Observation/crp-x (undated): unit 'mmol/L' cannot be converted" in result.note
+    assert "a CRP result (undated) could not be read: unit 'mmol/L' cannot be" in result.note
     assert platelets(facts, SEED).unusable == ()
 
 

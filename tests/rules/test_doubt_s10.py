@@ -31,7 +31,9 @@ def test_s10_unreadable_newer_result_makes_criterion_unknown() -> None:
     result = crp(facts, SEED)
     assert result.status is Status.UNKNOWN
     assert Need.CRP in result.to_obtain
-    assert "Observation/crp-new (" in result.note and "mg/l (H)" in result.note
+    assert [u.reference for u in result.unusable] == ["Observation/crp-new"]
+    assert "A newer CRP result (2026-11-17) could not be read (unit 'mg/l (H)')" in result.note
+    assert "the older result cannot decide" in result.note
     (assessment,) = assess(facts, SEED, hook="patient-view")
     assert assessment.recommendation is Recommendation.INSUFFICIENT_DATA
 
@@ -65,7 +67,9 @@ def test_s10_antibodies_any_unreadable_record_in_history_is_unknown() -> None:
     old = Unusable("Observation/ab-old", "free text 'Inconclusive'", Topic.ANTIBODIES, at(900))
     result = antibodies(replace(example_1(), unusable=(old,)), SEED)
     assert result.status is Status.UNKNOWN
-    assert "Observation/ab-old (" in result.note and "Inconclusive" in result.note
+    assert [u.reference for u in result.unusable] == ["Observation/ab-old"]
+    assert "An anti-infliximab antibody result (2024-06-05) could not be read" in result.note
+    assert "Inconclusive" in result.note
 
 
 def test_s10_antibodies_clear_positive_anywhere_stays_not_met() -> None:
@@ -80,7 +84,8 @@ def test_s10_hla_unreadable_record_is_unknown_never_not_tested() -> None:
     doubt = Unusable("Observation/hla-x", "no HLA-DQA1 allele in the result", Topic.HLA_DQA1_05)
     result = hla_dqa1_05(replace(example_1(), unusable=(doubt,)), SEED)
     assert result.status is Status.UNKNOWN
-    assert "Observation/hla-x" in result.note
+    assert [u.reference for u in result.unusable] == ["Observation/hla-x"]
+    assert "An HLA-DQA1*05 result (undated) could not be read" in result.note
 
 
 def test_s10_hla_carrier_beside_unreadable_stays_not_met() -> None:

@@ -116,3 +116,34 @@ def test_policy_rejects_unknown_operator_and_keys() -> None:
 def test_policy_toml_files_ship_as_package_data() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert "rules/policies/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["cds_service"]
+
+
+# --- issue 12: evidence linked by DOI or PubMed id, each identifier's confirmation named -----
+
+CONFIRMED_IDS = {
+    "sonic-2010": ("doi", "10.1056/NEJMoa0904492"),
+    "oussalah-2010": ("doi", "10.1038/ajg.2010.158"),
+    "aga-2017": ("doi", "10.1053/j.gastro.2017.07.032"),
+    "commit-2014": ("doi", "10.1053/j.gastro.2013.11.024"),
+    "pants-2020": ("pmid", "31600487"),
+}
+
+
+@pytest.mark.parametrize("policy_id", ["seed-2026", "guideline-5"])
+def test_issue12_s8_evidence_links_by_doi_or_pubmed_id(policy_id: str) -> None:
+    evidence = load_policy(policy_id).evidence
+    for key, (kind, identifier) in CONFIRMED_IDS.items():
+        source = evidence[key]
+        assert getattr(source, kind) == identifier, key
+        expected = (
+            f"https://doi.org/{identifier}"
+            if kind == "doi"
+            else f"https://pubmed.ncbi.nlm.nih.gov/{identifier}/"
+        )
+        assert source.url == expected, key
+        assert source.confirmed and "not confirmed" not in source.confirmed, key
+    for source in evidence.values():
+        assert source.short, source.id  # its name on a concise card's evidence line
+        if source.url and "?term=" in source.url:  # a title search only when unconfirmed
+            assert source.doi is None and source.pmid is None, source.id
+            assert source.confirmed and source.confirmed.startswith("not confirmed"), source.id

@@ -111,4 +111,6 @@ def test_rule_remission_names_unusable_steroid_record() -> None:
     facts = example_1(
         unusable=(Unusable("MedicationStatement/x", "medication not resolvable", "corticosteroid"),)
     )
-    assert "MedicationStatement/x" in remission(facts, SEED).note
+    result = remission(facts, SEED)
+    assert [u.reference for u in result.unusable] == ["MedicationStatement/x"]
+    assert "A corticosteroid record (undated) could not be read" in result.note
