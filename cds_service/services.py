@@ -110,6 +110,7 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
         cards=CardContext(
             source_url=settings.source_url,
             catalogue=load_catalogue(settings.order_catalogue),
+            verbose=settings.verbose_cards,
         ),
     )
     prefetch = discovery_prefetch(templates)

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         pattern=r"^https?://",
         description="Absolute URL cards link as their source (e.g. the service's documentation).",
     )
+    verbose_cards: bool = Field(
+        default=False,
+        description=(
+            "Cards in their long form: one line per criterion with its FHIR record, every "
+            "evidence source (issue 12). Off: the decision first, the detail on demand."
+        ),
+    )
     mapping_file: Path | None = Field(
         default=None,
         description="TOML file with the site's own codes and mapping windows (fhir_mappings).",

@@ -8,12 +8,14 @@ mode), nothing (fallback: the service queries the FHIR server), or a mix of pres
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from cds_service.prefetch import PREFETCH_TEMPLATES
-from tests.conftest import TODAY, ConformantClient
+from cds_service.settings import Settings
+from tests.conftest import TODAY, ConformantClient, clinical_client
 from tests.fixtures.worked_examples import NUMBERS, WorkedExample, worked_example
 from tests.prefetch.fhir_server import FhirTestServer, ehr_prefetch
 
@@ -169,3 +171,39 @@ def test_issue10_fhir_server_refusing_a_raw_bar_still_gives_the_card(
         fetched = call(unhurried, example, server, None)
         assert server.requests and all(r.path.startswith("/fhir/") for r in server.requests)
     assert_expected_card(example, fetched)
+
+
+# --- issue 12: concise cards by default, the long form on request ------------------------
+
+
+@pytest.fixture(scope="module")
+def verbose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClient]:
+    yield from clinical_client(tmp_path_factory, verbose_cards=True)
+
+
+def test_issue12_verbose_cards_setting_keeps_the_long_form(
+    clinical: ConformantClient, verbose: ConformantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = worked_example(1, today=TODAY)
+    with FhirTestServer(example.resources) as server:
+        prefetch = ehr_prefetch(server, PREFETCH_TEMPLATES, context_of(example))
+        [short] = call(clinical, example, server, prefetch)["cards"]
+        [long] = call(verbose, example, server, prefetch)["cards"]
+    assert example.refs["trough"] not in short["detail"]
+    assert example.refs["trough"] in long["detail"]  # one line per criterion with its record
+    assert long["detail"].count("- met · ") == 7 and len(long["links"]) == 6
+    assert advice(short) == advice(long)  # the same decision and provenance
+    monkeypatch.setenv("AZA_VERBOSE_CARDS", "true")
+    assert Settings().verbose_cards is True
+    monkeypatch.delenv("AZA_VERBOSE_CARDS")
+    assert Settings().verbose_cards is False
+
+
+def test_issue12_source_label_is_no_dead_link_without_a_source_url(
+    clinical: ConformantClient,
+) -> None:
+    """CDS Hooks 2.0 source.url is optional: without AZA_SOURCE_URL there is no link at all."""
+    example = worked_example(1, today=TODAY)
+    with FhirTestServer(example.resources) as server:
+        [card] = call(clinical, example, server, None)["cards"]
+    assert card["source"] == {"label": "aza-advisor · policy seed-2026 v2026.2"}
