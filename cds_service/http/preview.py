@@ -57,7 +57,11 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",  # the page shows patient records
 }
-_STATIC = {"preview.css": "text/css; charset=utf-8", "preview.js": "text/javascript; charset=utf-8"}
+_STATIC = {
+    "preview.css": "text/css; charset=utf-8",
+    "preview.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
 _ROW = re.compile(
     r"^\| \[`(?P<file>[^`]+\.json)`\]\([^)]*\) \| (?P<shows>.*?) \| `(?P<hook>[^`]+)` \|"
 )
