@@ -21,11 +21,11 @@ from tests.prefetch.fhir_server import FhirTestServer, ehr_prefetch
 from tests.test_worked_examples_http import context_of
 
 _BODY_LIMIT = 5 * 1024 * 1024
-# The issue asks for 100 ms. Measured on the 2-core dev machine: worst poll 0.085-0.106 s with
-# decoding and evaluation in worker threads, and no poll at all got through before. The guard is
-# looser than the goal so that it fails on a regression, not on a busy CI machine; the rest of
-# the way to 100 ms (prefetch resolution still runs on the loop) is open work in issue 10.
-_POLL_BUDGET_S = 0.25
+# The issue's goal. Measured on the 2-core dev machine: worst poll 0.015-0.020 s once start-up's
+# heap is frozen out of the garbage collector (0.085-0.106 s before, when full collections run
+# during the large request's decoding walked it holding the GIL; no poll got through at all
+# before decoding and evaluation moved to worker threads).
+_POLL_BUDGET_S = 0.1
 
 
 def _large_request(target_bytes: int) -> dict[str, Any]:
