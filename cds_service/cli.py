@@ -6,8 +6,11 @@ import argparse
 import copy
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
@@ -21,9 +24,9 @@ __all__ = ["DEV_BANNER", "configure_logging", "main"]
 log = logging.getLogger("cds_service.cli")
 
 DEV_BANNER = (
-    "aza-advisor DEVELOPMENT MODE: JWT verification only for the [[clients]] configured, "
-    "CORS open to the CDS Hooks sandbox, http FHIR servers allowed. Never expose this to "
-    "real patient data."
+    "aza-advisor DEVELOPMENT MODE: tokens are verified only when [[clients]] are configured, "
+    "CORS is open to the CDS Hooks sandbox, http FHIR servers are allowed. Never expose this "
+    "to real patient data."
 )
 
 
@@ -63,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning(DEV_BANNER)  # a log line like any other: JSON
     # Before uvicorn starts: each worker reads the directory from the environment when it
     # imports prometheus-client (observability.multiproc).
-    with metrics_directory():
+    with metrics_directory(), _sigterm_unwinds():
         uvicorn.run(
             "cds_service.http.app:create_app",
             factory=True,
@@ -74,6 +77,23 @@ def _serve(args: argparse.Namespace) -> int:
             log_config=copy.deepcopy(LOG_CONFIG),  # applied again in every worker process
         )
     return 0
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM ends the process by an exception, so that the `finally` blocks around the
+    server run (the metrics directory's removal). uvicorn handles the signal itself while it
+    serves, then raises it again once shut down; with the default handler that would kill the
+    process on the spot."""
+
+    def unwind(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from cds_service.observability.audit import CallRecord, fallback_outcomes
+from cds_service.observability.multiproc import alive
 from cds_service.rules import Recommendation
 from cds_service.security import RejectReason, rejections
 
@@ -149,7 +150,7 @@ def worker_started() -> None:
         return
     for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
         match = _LIVE_FILE.search(path)
-        if match and not _alive(int(match.group(1))):
+        if match and not alive(int(match.group(1))):
             mark_process_dead(int(match.group(1)), directory)  # type: ignore[no-untyped-call]
 
 
@@ -158,13 +159,3 @@ def worker_stopped() -> None:
     directory = os.environ.get(MULTIPROC_VARIABLE)
     if directory:
         mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -5,7 +5,9 @@ has them write to files in `PROMETHEUS_MULTIPROC_DIR`, which a scrape adds up. T
 must be set before any worker imports prometheus-client (it picks the mode at import), so the
 command line sets it before uvicorn starts. Unless the operator named a directory, it is a
 fresh private one (mode 0700, made by `tempfile.mkdtemp`), so no earlier run's counts are
-added in and no other user can write fake ones, and it is removed when the server stops.
+added in and no other user can write fake ones, and it is removed when the server stops. A
+server killed outright (SIGKILL) cannot remove it: its name carries the server's pid, and the
+next server removes the directories of dead servers of the same user.
 
 This module does not import prometheus-client: the command line uses it first.
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 
 VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
+_PREFIX = "aza-advisor-metrics-"
+
 
 @contextmanager
 def metrics_directory() -> Iterator[Path]:
@@ -32,10 +36,34 @@ def metrics_directory() -> Iterator[Path]:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         yield path
         return
-    path = Path(tempfile.mkdtemp(prefix="aza-advisor-metrics-"))
+    _remove_abandoned()
+    path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     os.environ[VARIABLE] = str(path)
     try:
         yield path
     finally:
         del os.environ[VARIABLE]
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_abandoned() -> None:
+    """The directories that servers of this user, now dead, left in the temporary folder."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = path.name.removeprefix(_PREFIX).split("-", 1)[0]
+        try:
+            mine = path.is_dir() and path.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists (perhaps another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -300,3 +303,37 @@ def test_issue11_metrics_directory_is_fresh_private_and_removed(
     with metrics_directory() as used:
         assert used == given and given.is_dir()
     assert given.is_dir()  # the operator's: kept
+
+
+def test_issue11_directories_of_dead_servers_are_removed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cds_service.observability import multiproc
+
+    monkeypatch.delenv(multiproc.VARIABLE, raising=False)
+    monkeypatch.setattr(multiproc.tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    abandoned = tmp_path / f"aza-advisor-metrics-{dead.stdout.strip()}-x1"
+    running = tmp_path / f"aza-advisor-metrics-{os.getppid()}-x2"
+    for path in (abandoned, running):
+        path.mkdir()
+        (path / "counter_1.db").write_bytes(b"")
+    with multiproc.metrics_directory() as made:
+        assert made.parent == tmp_path
+    assert not abandoned.exists() and running.exists()
+
+
+def test_issue11_served_process_removes_its_metrics_directory_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """uvicorn raises SIGTERM again once it has shut down; the directory must go anyway."""
+    with serve_logged(tmp_path, env=served_env()) as served:
+        assert httpx.get(served.base + "/cds-services").status_code == 200
+        pattern = f"aza-advisor-metrics-{served.pid}-*"
+        assert len(list(Path(tempfile.gettempdir()).glob(pattern))) == 1
+    assert not list(Path(tempfile.gettempdir()).glob(f"aza-advisor-metrics-{served.pid}-*"))
