@@ -31,7 +31,14 @@ DEV_BANNER = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["evaluate"]:
+        # Its own parser, so that `evaluate --help` shows its options; imported here because
+        # the pipeline it loads must not be imported before `serve` has prepared the metrics.
+        from cds_service.offline import main_evaluate
+
+        return main_evaluate(arguments[1:])
+    args = _parser().parse_args(arguments)
     if args.command == "serve":
         return _serve(args)
     return 2
@@ -45,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--dev", action="store_true", help="local try-it mode (no JWT)")
+    commands.add_parser(
+        "evaluate",
+        help="evaluate a Bundle or hook request offline and show the cards "
+        "(cds-service evaluate --help)",
+    )
     return parser
 
 

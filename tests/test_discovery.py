@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from fastapi.testclient import TestClient
+
 from cds_service.http.app import create_app
 from cds_service.registry import ServiceRegistry
 from cds_service.settings import SANDBOX_ORIGIN, Settings
@@ -67,3 +70,42 @@ def test_openapi_describes_hook_request_body(client: ConformantClient) -> None:
         spec["components"]["schemas"]["HookRequest"]["required"]
     )
     assert "412" in operation["responses"]
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:3000", "http://127.0.0.1:8081", "https://localhost:8443"]
+)
+def test_issue12_dev_mode_allows_a_locally_served_sandbox(
+    client: ConformantClient, origin: str
+) -> None:
+    response = client.options(
+        "/cds-services",
+        headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == origin
+
+
+def test_issue12_refused_preflight_is_an_operation_outcome(client: ConformantClient) -> None:
+    response = client.options(
+        "/cds-services",
+        headers={"Origin": "http://localhost.evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/fhir+json"
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "origin" in outcome["issue"][0]["diagnostics"]
+
+
+def test_issue12_loopback_origins_are_not_allowed_outside_dev_mode(
+    registry: ServiceRegistry,
+) -> None:
+    app = create_app(Settings(dev=False, cors_origins=["https://ehr.example.org"]), registry)
+    # No lifespan: production without clients would refuse to start; CORS answers before it.
+    response = TestClient(app).options(
+        "/cds-services",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers

@@ -7,19 +7,12 @@ exercises a suggestion and a dismissal, and writes the screenshots the README sh
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import _free_port
+from tests.conftest import serve_dev
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -40,17 +33,6 @@ pytestmark = pytest.mark.skipif(
 )
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) missing")
 
-# Until app.py installs the preview router in dev mode, the test serves an app that does;
-# afterwards `serve_dev(tmp_path)` from tests/conftest.py serves the same page.
-_SERVE = """
-import sys, uvicorn
-from cds_service.http import preview
-from cds_service.http.app import create_app
-app = create_app()
-preview.install(app)
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-
 # (example, hook its table gives, recommendation, indicator, border colour, summary word)
 THREE = [
     ("s9-01-withdrawal-candidate", "withdrawal-candidate", "info", "rgb(9, 105, 218)", "withdraw"),
@@ -59,37 +41,10 @@ THREE = [
 ]
 
 
-@contextmanager
-def serve_preview(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
-    environment |= {"AZA_DEV": "true", "AZA_FEEDBACK_DATABASE": str(tmp_path / "feedback.db")}
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(port)],
-        env=environment,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            assert process.poll() is None, "the preview server did not start"
-            try:
-                httpx.get(f"{base}/healthz", timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def test_issue12_preview_page_in_headless_chromium(tmp_path: Path) -> None:
     problems: list[str] = []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with serve_preview(tmp_path) as base, sync_api.sync_playwright() as playwright:
+    with serve_dev(tmp_path) as (base, _), sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})

@@ -12,11 +12,11 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cds_service.feedback import FeedbackStore
-from cds_service.http import errors, metrics, openapi, routes
+from cds_service.http import errors, metrics, openapi, preview, routes
+from cds_service.http.cors import LOOPBACK_ORIGINS, Cors
 from cds_service.observability import metrics as worker_metrics
 from cds_service.observability.logs import PAYLOAD_LOGGER
 from cds_service.prefetch import new_fhir_client
@@ -102,9 +102,12 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(metrics.router)
     errors.install(app)
+    if settings.dev:
+        preview.install(app)
     app.add_middleware(
-        CORSMiddleware,
+        Cors,
         allow_origins=settings.allowed_origins,
+        allow_origin_regex=LOOPBACK_ORIGINS if settings.dev else None,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
