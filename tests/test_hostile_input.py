@@ -5,6 +5,7 @@ ConformantClient), never 500, and nothing of it is stored. Log injection: test_l
 from __future__ import annotations
 
 import codecs
+import copy
 import json
 import sqlite3
 from pathlib import Path
@@ -15,10 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cds_service.cards.extension import EXTENSION_KEY
 from cds_service.feedback import FeedbackStore
 from cds_service.http.body import MAX_NESTING, decode_json
 from cds_service.protocol import BadRequest, FeedbackItem
-from tests.conftest import ConformantClient, hook_request
+from tests.conftest import TODAY, ConformantClient, hook_request
+from tests.fixtures.worked_examples import worked_example
+from tests.prefetch.fhir_server import FhirTestServer
+from tests.test_fallback_http import URL as FALLBACK_URL
+from tests.test_fallback_http import body as fallback_body
 
 HOOK = "/cds-services/echo-patient-view"
 FEEDBACK = f"{HOOK}/feedback"
@@ -253,3 +259,26 @@ def test_issue10_store_turns_encode_errors_into_400(tmp_path: Path) -> None:
             anyio.run(store.save, "svc", [good, bad])
     with sqlite3.connect(tmp_path / "direct.sqlite3") as connection:
         assert connection.execute("SELECT count(*) FROM feedback").fetchone() == (0,)
+
+
+def test_issue10_half_a_surrogate_pair_from_the_fhir_server_never_reaches_a_card(
+    clinical: ConformantClient,
+) -> None:
+    """A FHIR answer whose CRP unit holds a lone `\ud800` escape is read as strictly as a
+    request body: unreadable, its key unavailable and named on the card. It used to be read,
+    and the half character travelled into the card's text ("unit 'mg/L\ud800'"), where a
+    strict JSON reader on the EHR's side (or any UTF-8 encoding) fails on it."""
+    example = worked_example(1, today=TODAY)
+    resources = copy.deepcopy(example.resources)
+    crp = next(r for r in resources if r.get("id") == "ex01-crp")
+    crp["valueQuantity"]["unit"] = crp["valueQuantity"]["code"] = "mg/L\ud800"
+    with FhirTestServer(resources) as fhir:
+        response = clinical.post(FALLBACK_URL, json=fallback_body(fhir.base_url))
+    assert response.status_code == 200
+    cards = response.json()["cards"]
+    assert cards
+    recommendations = [card["extension"][EXTENSION_KEY]["recommendation"] for card in cards]
+    assert "withdrawal-candidate" not in recommendations
+    shown = json.dumps(cards)
+    assert "\\ud800" not in shown
+    assert "could not be obtained from the FHIR server" in shown

@@ -19,7 +19,6 @@ reports itself unready and rebuilds the client.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import weakref
@@ -33,6 +32,7 @@ from cds_service.prefetch.bundles import Page, operation_outcome_reason, read_an
 from cds_service.prefetch.outcome import Failure, Problem
 from cds_service.prefetch.settings import FetchSettings
 from cds_service.prefetch.templates import PrefetchTemplate
+from cds_service.protocol.json_text import InvalidJson, decode_json
 
 FHIR_JSON = "application/fhir+json"
 
@@ -368,15 +368,13 @@ async def _page(status: int, body: bytes, template: PrefetchTemplate) -> Page | 
 
 
 def _json(body: bytes) -> Any:
+    """The answer read as strictly as a request body: bad JSON, another encoding, NaN, half a
+    surrogate pair (which would reach a card and fail its encoding) or absurd nesting make the
+    answer unreadable."""
     try:
-        return json.loads(body, parse_constant=_not_json)
-    except (ValueError, RecursionError):  # bad JSON, bad encoding, absurd nesting, NaN
+        return decode_json(body)
+    except InvalidJson:
         return None
-
-
-def _not_json(constant: str) -> Any:
-    """`NaN` and `Infinity` are not JSON (RFC 8259): such an answer is unreadable."""
-    raise ValueError(f"{constant} is not JSON")
 
 
 def _status_problem(status: int, body: Any) -> Problem:
