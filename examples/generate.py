@@ -76,6 +76,37 @@ def _renewal_at_signing() -> list[Resource]:
     return [*example.resources, draft]
 
 
+def _naproxen_at_signing() -> list[Resource]:
+    """Worked example 1 (a withdrawal candidate) with only a draft naproxen order: order entry
+    advises on infliximab and thiopurine orders only, so no card (issue 12)."""
+    example: WorkedExample = worked_example(1, today=EVALUATION_DATE)
+    draft = {
+        "resourceType": "MedicationRequest",
+        "id": "ex01-draft-naproxen",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                    "code": "7258",
+                    "display": "naproxen",
+                }
+            ],
+            "text": "naproxen 500 mg tablet",
+        },
+        "subject": {"reference": f"Patient/{example.patient_id}"},
+        "authoredOn": f"{EVALUATION_DATE.isoformat()}T10:05:00+01:00",
+        "dosageInstruction": [{"text": "500 mg by mouth twice daily"}],
+    }
+    return [*example.resources, draft]
+
+
+def _no_draft() -> list[Resource]:
+    """Worked example 1 at order entry with nothing drafted: no card (issue 12)."""
+    return list(worked_example(1, today=EVALUATION_DATE).resources)
+
+
 # §10: what each flaw of tests/adversarial/flaws.py leads to, by decision-spec §10 (and §3):
 # a flaw that makes its criterion unknown gives insufficient-data, one that makes it not met
 # gives continue-combination, an ignored flaw leaves example 1 a withdrawal candidate.
@@ -192,6 +223,20 @@ EXAMPLES: tuple[Example, ...] = (
         "order-sign",
         "withdrawal-candidate",
         _renewal_at_signing,
+    ),
+    Example(
+        "order-sign-02-unrelated-drug",
+        "§9 #1 at signing with only a draft naproxen order: no advice on unrelated drugs",
+        "order-sign",
+        NO_CARD,
+        _naproxen_at_signing,
+    ),
+    Example(
+        "order-sign-03-empty-draft",
+        "§9 #1 at signing with nothing drafted: no card",
+        "order-sign",
+        NO_CARD,
+        _no_draft,
     ),
     *(_s10(name) for name in FLAWS),
 )
