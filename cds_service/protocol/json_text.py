@@ -5,6 +5,18 @@ UTF-8 only; no `NaN`, `Infinity` or `-Infinity` and no number that overflows to 
 holding half a surrogate pair (it could be neither stored nor sent back, so a body or a FHIR
 answer with one used to end in a 500 when a value reached a card or the store); and arrays and
 objects nested at most `MAX_NESTING` deep.
+
+Parsed with orjson (issue 14): it decodes a hook request about twice as fast as the standard
+library, into the same plain dicts and lists the mappings read, and refuses by itself most of
+what RFC 8259 refuses: `NaN` and `Infinity`, numbers overflowing to infinity, invalid UTF-8,
+UTF-16/32 text, and half a surrogate pair, whether written raw or as a `\\u` escape. What it
+does not do is kept here: nesting is still measured on the bytes (orjson's own limit is 1024,
+ours 100), and a UTF-8 byte order mark, which orjson refuses, is dropped first. Any text orjson
+refuses goes through the standard-library reader below as before, so every refusal keeps its
+precise reason, and a text orjson reads differently is never given to it: it reads an integer
+beyond 64 bits as a float, so a text with a run of 20 digits takes the standard-library path
+too (exact integers, as before). msgspec is as fast, but its untyped decoding gives nothing
+more here and orjson's refusals are the ones the strict reader needs.
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ import operator
 import re
 from itertools import accumulate
 from typing import Any, NoReturn
+
+import orjson
 
 from cds_service.protocol.errors import Issue
 
@@ -40,6 +54,34 @@ def decode_json(body: bytes, *, max_nesting: int = MAX_NESTING) -> Any:
     A `charset` parameter on the content type is ignored: RFC 8259 §11 defines none, and JSON
     between systems must be UTF-8 (§8.1). A UTF-8 byte order mark is tolerated (§8.1 allows it).
     """
+    unmarked = body[len(_BOM) :] if body.startswith(_BOM) else body
+    if not _has_long_digit_run(unmarked):
+        try:
+            value = orjson.loads(unmarked)
+        except orjson.JSONDecodeError:
+            pass  # refused: the strict reader says why (or reads what orjson cannot)
+        else:
+            if _nests_deeper_than(unmarked, max_nesting):
+                _refuse_nesting(max_nesting)
+            return value
+    return _decode_strictly(body, max_nesting)
+
+
+_BOM = b"\xef\xbb\xbf"
+_DIGITS_AND_SPACES = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 20
+
+
+def _has_long_digit_run(body: bytes) -> bool:
+    """Whether `body` holds 20 digits in a row: an integer orjson might read as a float (past
+    2**64), or only a long number inside a string (then the slower reader reads it, no harm).
+    A translation and a substring search, both in C; a regex takes ten times as long."""
+    return _LONG_RUN in body.translate(_DIGITS_AND_SPACES)
+
+
+def _decode_strictly(body: bytes, max_nesting: int) -> Any:
+    """The standard library's reader with every check of RFC 8259 of its own: the reference
+    behaviour, and the reason for each refusal."""
     text = _utf8(body)
     if _nests_deeper_than(body, max_nesting):
         _refuse_nesting(max_nesting)
