@@ -1,12 +1,19 @@
 """Suggestions a clinician can accept in one click: order what is missing, schedule the
-post-withdrawal check, remove a draft thiopurine order. Resources are built and validated with
-`fhir.resources.R4B`, so a suggestion can never carry an invalid ServiceRequest.
+post-withdrawal check, remove a draft thiopurine order.
+
+A suggested ServiceRequest is valid R4: each orderable's fixed part (status, intent, code) is
+built and validated with `fhir.resources.R4B` once per process, the first time it is offered;
+each card then copies it and fills in the patient and the date as plain JSON. Building and
+dumping the R4B model on every request cost about a tenth of a hook call (issue 14); the parts
+filled in per request (a `Patient/<id>` reference, an ISO date) cannot make it invalid, and a
+test checks every catalogue order against R4B as a whole resource.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
+from functools import cache
 from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -16,11 +23,13 @@ from cds_service.protocol import Action, Suggestion
 from cds_service.rules import Assessment, Need, Recommendation
 from fhir_mappings.facts import DrugClass
 
+_VALIDATION_SUBJECT = "Patient/validation"
 
-def service_request(
-    orderable: Orderable, patient: str, *, occurrence: date | None = None
-) -> dict[str, Any]:
-    """A draft, proposed lab order for `patient` ("Patient/<id>") as R4 JSON."""
+
+@cache
+def _fixed_part(orderable: Orderable) -> dict[str, Any]:
+    """The draft, proposed lab order for `orderable` without its patient and date, as R4 JSON,
+    validated once (a site catalogue's code that R4 refuses fails here, as it did per call)."""
     request = ServiceRequest(
         status="draft",
         intent="proposal",
@@ -30,10 +39,27 @@ def service_request(
             ],
             "text": orderable.display,
         },
-        subject={"reference": patient},
-        occurrenceDateTime=occurrence.isoformat() if occurrence else None,
+        subject={"reference": _VALIDATION_SUBJECT},
     )
-    resource: dict[str, Any] = request.model_dump(mode="json", exclude_none=True)
+    fixed: dict[str, Any] = request.model_dump(mode="json", exclude_none=True)
+    del fixed["subject"]
+    return fixed
+
+
+def service_request(
+    orderable: Orderable, patient: str, *, occurrence: date | None = None
+) -> dict[str, Any]:
+    """A draft, proposed lab order for `patient` ("Patient/<id>") as R4 JSON: a fresh copy of
+    the validated fixed part (no card shares a mutable element with another)."""
+    fixed = _fixed_part(orderable)
+    code = fixed["code"]
+    resource: dict[str, Any] = {
+        **fixed,
+        "code": {**code, "coding": [dict(coding) for coding in code["coding"]]},
+        "subject": {"reference": patient},
+    }
+    if occurrence is not None:
+        resource["occurrenceDateTime"] = occurrence.isoformat()
     return resource
 
 
