@@ -8,7 +8,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +18,7 @@ from pydantic_settings import (
 
 from cds_service.prefetch import FetchSettings
 from cds_service.security import JwtSettings, TrustedClient
+from cds_service.storage import DEFAULT_URL
 from fhir_mappings.config import MappingConfig
 
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
@@ -94,9 +95,32 @@ class Settings(BaseSettings):
         ),
     )
     jwt: JwtSettings = Field(default_factory=JwtSettings, description="JWT and JWKS checks.")
-    feedback_database: Path = Field(
-        default=Path("aza-advisor-feedback.sqlite3"),
-        description="SQLite file where card feedback is stored before it is acknowledged.",
+    database_url: str = Field(
+        default=DEFAULT_URL,
+        description=(
+            "SQLAlchemy URL of the database holding feedback, issued cards and the jti replay "
+            "cache: SQLite (embedded, one host) or postgresql+psycopg://... for many instances."
+        ),
+    )
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Connections per worker process (and as many more in overflow).",
+    )
+    patient_hash_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret key (32 characters or more) of the HMAC-SHA256 patient hash of issued "
+            "cards, the same for all instances; without it no patient hash is recorded."
+        ),
+    )
+    feedback_database: Path | None = Field(
+        default=None,
+        description=(
+            "Deprecated (issue 13): a SQLite file path, read as database_url sqlite:///PATH so "
+            "that an existing file keeps its feedback (it is upgraded in place)."
+        ),
     )
 
     log_payloads: bool = Field(
@@ -106,6 +130,30 @@ class Settings(BaseSettings):
             "cds_service.payloads), the access token redacted. The bodies hold PHI."
         ),
     )
+
+    @model_validator(mode="after")
+    def _feedback_database_is_a_sqlite_url(self) -> Settings:
+        # Kept working rather than refused: a deployment that set it has its feedback in that
+        # file, and keeps it without editing its configuration. Both at once is ambiguous.
+        if self.feedback_database is None:
+            return self
+        if "database_url" in self.model_fields_set:
+            raise ValueError(
+                "feedback_database (AZA_FEEDBACK_DATABASE) is replaced by database_url "
+                "(AZA_DATABASE_URL): set only database_url, e.g. "
+                f"sqlite:///{self.feedback_database}"
+            )
+        self.database_url = f"sqlite:///{self.feedback_database}"
+        return self
+
+    @model_validator(mode="after")
+    def _patient_hash_key_long_enough(self) -> Settings:
+        key = self.patient_hash_key
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError(
+                "patient_hash_key must have 32 characters or more (e.g. `openssl rand -hex 32`)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _payload_logging_only_in_dev(self) -> Settings:

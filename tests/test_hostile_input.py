@@ -20,6 +20,7 @@ from cds_service.cards.extension import EXTENSION_KEY
 from cds_service.feedback import FeedbackStore
 from cds_service.http.body import MAX_NESTING, decode_json
 from cds_service.protocol import BadRequest, FeedbackItem
+from cds_service.storage import Database, ensure_schema
 from tests.conftest import TODAY, ConformantClient, hook_request
 from tests.fixtures.worked_examples import worked_example
 from tests.prefetch.fhir_server import FhirTestServer
@@ -249,8 +250,9 @@ def test_issue10_surrogate_pairs_and_escaped_backslashes_are_accepted(
 
 def test_issue10_store_turns_encode_errors_into_400(tmp_path: Path) -> None:
     """Any other way such text reaches the store is a 400 too, with nothing stored."""
-    store = FeedbackStore(tmp_path / "direct.sqlite3")
-    store.initialise()
+    database = Database(f"sqlite:///{tmp_path / 'direct.sqlite3'}")
+    ensure_schema(database)
+    store = FeedbackStore(database)
     good = FeedbackItem.model_validate(feedback_item())
     unknown_field = FeedbackItem.model_validate(feedback_item(note="\ud800"))
     known_field = good.model_copy(update={"card": "c\udfff"})  # no validation on copy

@@ -14,7 +14,8 @@ import anyio
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cds_service.feedback import FeedbackStore
+from cds_service.feedback import FeedbackStore, IssuedCardRecorder
+from cds_service.feedback.issued import hash_key
 from cds_service.http import errors, metrics, openapi, preview, routes
 from cds_service.http.cors import LOOPBACK_ORIGINS, Cors
 from cds_service.observability import metrics as worker_metrics
@@ -24,9 +25,10 @@ from cds_service.prefetch.client import FallbackWatchdog
 from cds_service.prefetch.settings import FetchSettings
 from cds_service.protocol import Issue
 from cds_service.registry import ServiceRegistry
-from cds_service.security import TokenVerifier
+from cds_service.security import SqlReplayCache, TokenVerifier
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
+from cds_service.storage import Database, ensure_schema
 
 log = logging.getLogger("cds_service")
 
@@ -60,30 +62,51 @@ def create_app(
     # milliseconds per request for everyone else. 1 ms keeps them responsive (issue 10 item 2).
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
     registry = registry if registry is not None else clinical_registry(settings)
-    feedback_store = FeedbackStore(settings.feedback_database)
+    # Feedback, issued cards and the jti replay cache share one database (issue 13).
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    feedback_store = FeedbackStore(database)
+    secret = settings.patient_hash_key
+    issued = IssuedCardRecorder(
+        database,
+        hash_key(secret.get_secret_value() if secret else None),
+        worker_metrics.count_unrecorded_cards,
+    )
     fetch = settings.fetch_settings()
     watchdog = FallbackWatchdog.from_settings(fetch)
 
     # With trusted clients configured every call is verified, in dev mode too (so the
-    # sandbox's real signed calls can be tried); without them only dev mode may start.
-    verifier = TokenVerifier(settings.clients, settings.jwt) if settings.clients else None
+    # sandbox's real signed calls can be tried); without them only dev mode may start. The
+    # replay cache is in the database, so a token is good for one call across all instances.
+    verifier = (
+        TokenVerifier(settings.clients, settings.jwt, replay=SqlReplayCache(database))
+        if settings.clients
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refusal = settings.production_refusal()
         if refusal is not None:
             raise ProductionModeUnavailable(refusal)
-        feedback_store.initialise()
+        # SQLite migrates itself; another database must already be at this release's schema.
+        await anyio.to_thread.run_sync(ensure_schema, database)
+        if secret is None and not settings.dev:
+            log.warning(
+                "patient_hash_key not set: issued cards are recorded without a patient hash"
+            )
         worker_metrics.worker_started()
         app.state.http = new_fhir_client(fetch, watchdog)
         _freeze_start_up_heap()
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_rebuild_when_wedged, app, fetch, watchdog)
+                tasks.start_soon(issued.run)
                 yield
+                await issued.drain(seconds=10)
                 tasks.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
+                database.dispose()
                 await app.state.http.aclose()
                 if verifier is not None:
                     await verifier.aclose()
@@ -97,7 +120,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.database = database
     app.state.feedback = feedback_store
+    app.state.issued_cards = issued
     app.state.verifier = verifier
     app.include_router(routes.router)
     app.include_router(metrics.router)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cds_service.feedback import FeedbackStore
+from cds_service.feedback import FeedbackStore, HookAnswer, IssuedCardRecorder
 from cds_service.http.auth import authenticate
 from cds_service.http.body import parse, read_json
 from cds_service.http.errors import outcome_response
@@ -88,6 +88,13 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     wire = response.wire()
     if settings.log_payloads:
         payloads.log_response(service_id, wire, hook_request.access_token)
+    if response.cards:  # queued, written after the answer (cds_service.feedback.issued)
+        recorder: IssuedCardRecorder = request.app.state.issued_cards
+        patient = getattr(context, "patientId", None)
+        client = caller.client if caller else None
+        recorder.note(
+            HookAnswer(service_id, hook_request.hookInstance, patient, client, response.cards)
+        )
     return JSONResponse(wire)
 
 
@@ -98,18 +105,22 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     openapi_extra={"x-request-model": "FeedbackRequest"},
 )
 async def feedback(service_id: str, request: Request) -> JSONResponse:
-    await authenticate(request)
+    caller = await authenticate(request)
     _service(request, service_id)
     payload = await read_json(request, _settings(request).max_body_bytes)
     received = parse(FeedbackRequest, payload)
     store: FeedbackStore = request.app.state.feedback
-    count = await store.save(service_id, received.feedback)
-    metrics.count_feedback(service_id, count.received, count.stored)
+    # Committed before the 200; a database that does not answer is a 503 (StorageUnavailable).
+    count = await store.save(
+        service_id, received.feedback, client=caller.client if caller else None
+    )
+    metrics.count_feedback(service_id, count.received, count.stored, count.unknown_cards)
     log.info(
-        "feedback stored service=%s received=%d stored=%d",
+        "feedback stored service=%s received=%d stored=%d unknown_cards=%d",
         loggable(service_id),
         count.received,
         count.stored,
+        count.unknown_cards,
     )
     return JSONResponse({"received": count.received, "stored": count.stored})
 
@@ -122,7 +133,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Readiness probe: the feedback database answers")
 async def readyz(request: Request) -> JSONResponse:
     store: FeedbackStore = request.app.state.feedback
-    if not store.ping():
+    if not await store.ping():
         return outcome_response(503, Issue("transient", "feedback database unavailable"))
     services = len(_registry(request).discovery().services)
     return JSONResponse({"status": "ready", "services": services})

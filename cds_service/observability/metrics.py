@@ -86,6 +86,17 @@ FEEDBACK_STORED = Counter(
     ["service"],
 )
 
+FEEDBACK_UNKNOWN_CARD = Counter(
+    "aza_feedback_items_unknown_card",
+    "Feedback items received about a card uuid the service has no record of issuing, by service.",
+    ["service"],
+)
+ISSUED_UNRECORDED = Counter(
+    "aza_issued_cards_unrecorded",
+    "Cards answered but not recorded in issued_cards, by reason (database, queue-full, error).",
+    ["reason"],
+)
+
 _RECOMMENDATIONS = frozenset(code.value for code in Recommendation)
 
 
@@ -122,9 +133,14 @@ def count_call(record: CallRecord) -> None:
             FHIR_QUERIES.labels(key=key, outcome=outcome).inc()
 
 
-def count_feedback(service: str, received: int, stored: int) -> None:
+def count_feedback(service: str, received: int, stored: int, unknown_cards: int = 0) -> None:
     FEEDBACK_RECEIVED.labels(service=service).inc(received)
     FEEDBACK_STORED.labels(service=service).inc(stored)
+    FEEDBACK_UNKNOWN_CARD.labels(service=service).inc(unknown_cards)
+
+
+def count_unrecorded_cards(reason: str, cards: int) -> None:
+    ISSUED_UNRECORDED.labels(reason=reason).inc(cards)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -7,7 +7,7 @@ This room knows nothing of HTTP frameworks: `TokenVerifier.verify` takes the raw
 
 from cds_service.security.clients import JwtSettings, TrustedClient
 from cds_service.security.errors import Rejected, RejectReason
-from cds_service.security.replay import MemoryReplayCache, ReplayCache
+from cds_service.security.replay import MemoryReplayCache, ReplayCache, SqlReplayCache
 from cds_service.security.verify import Caller, TokenVerifier
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "RejectReason",
     "Rejected",
     "ReplayCache",
+    "SqlReplayCache",
     "TokenVerifier",
     "TrustedClient",
 ]
