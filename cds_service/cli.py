@@ -1,4 +1,5 @@
-"""`cds-service serve`: thin, so the CLI and the API run the same code."""
+"""`cds-service serve | migrate | feedback-report | evaluate`: thin, so the CLI and the API run
+the same code."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from types import FrameType
 
 import uvicorn
@@ -41,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(arguments)
     if args.command == "serve":
         return _serve(args)
+    if args.command in ("migrate", "feedback-report"):
+        # Imported here: storage commands need no web stack, and serve no report.
+        from cds_service.storage.commands import feedback_report, migrate
+
+        return migrate() if args.command == "migrate" else feedback_report(args.since, args.format)
     return 2
 
 
@@ -52,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--dev", action="store_true", help="local try-it mode (no JWT)")
+    commands.add_parser(
+        "migrate",
+        help="upgrade the database (database_url) to this release's schema; once per "
+        "deployment, before its instances start",
+    )
+    report = commands.add_parser(
+        "feedback-report",
+        help="cards issued, accepted, overridden and ignored per recommendation, and the "
+        "override reasons",
+    )
+    report.add_argument("--since", type=date.fromisoformat, metavar="DATE", help="YYYY-MM-DD")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
     commands.add_parser(
         "evaluate",
         help="evaluate a Bundle or hook request offline and show the cards "
@@ -76,6 +95,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     if settings.dev:
         log.warning(DEV_BANNER)  # a log line like any other: JSON
+    if settings.feedback_database is not None:
+        log.warning("feedback_database is deprecated: set database_url = sqlite:///PATH")
+    from cds_service.storage.commands import prepare_schema
+
+    problem = prepare_schema(settings)  # before any worker starts: SQLite migrates here, once
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     # Before uvicorn starts: each worker reads the directory from the environment when it
     # imports prometheus-client (observability.multiproc).
     with metrics_directory(), _sigterm_unwinds():
