@@ -25,5 +25,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
+# `make bench` (issue 14): the service and the echo floor served on loopback with 1 and 2
+# workers, every budget of the issue measured with wrk, written to benchmarks/RESULTS.md,
+# results.json and latency-vs-size.png (about 4 minutes; run it on a quiet machine).
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench: installing wrk (Debian package)"; \
+		$(SUDO) apt-get install -y --no-install-recommends wrk || { echo "make bench needs wrk \
+		(apt-get install wrk); without it: $(BIN)/python -m benchmarks.run --python-load"; exit 1; }; }
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
