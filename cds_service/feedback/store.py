@@ -97,10 +97,13 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> StoredCount:
     for row in rows:
         card_known = row["card_uuid"] in known
         unknown += not card_known
-        statement = insert.values(**row, card_known=card_known).on_conflict_do_nothing(
-            index_elements=[feedback.c.item_key]
+        statement = (
+            insert.values(**row, card_known=card_known)
+            .on_conflict_do_nothing(index_elements=[feedback.c.item_key])
+            .returning(feedback.c.item_key)
         )
-        stored += connection.execute(statement).rowcount
+        # RETURNING, not rowcount: what a driver reports as rowcount for an upsert varies.
+        stored += len(connection.execute(statement).all())
     return StoredCount(received=len(rows), stored=stored, unknown_cards=unknown)
 
 

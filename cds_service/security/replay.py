@@ -107,8 +107,8 @@ class SqlReplayCache:
                 index_elements=[jwt_replay.c.token_key],
                 set_={"expires_at": insert.excluded.expires_at},
                 where=jwt_replay.c.expires_at < now,
-            )
-            first = connection.execute(statement).rowcount == 1
+            ).returning(jwt_replay.c.token_key)
+            first = connection.execute(statement).first() is not None
             if prune:
                 connection.execute(delete(jwt_replay).where(jwt_replay.c.expires_at < now))
             return first
