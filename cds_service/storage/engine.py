@@ -77,7 +77,9 @@ class Database:
             with self.engine.begin() as connection:
                 return work(connection)
         except _UNAVAILABLE as error:
-            log.warning("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+            log.warning(
+                "database unavailable: %s", type(getattr(error, "orig", None) or error).__name__
+            )
             raise StorageUnavailable() from error
 
     async def ping(self) -> bool:
