@@ -1,5 +1,6 @@
 # aza-advisor: production image. Build: docker build -t aza-advisor .
-# Until JWT verification lands, production mode refuses to start (fail closed); see README.
+# Production mode needs the trusted-clients configuration (AZA_CONFIG_FILE, see README
+# "Production mode") and refuses to start without it (fail closed). deploy/kubernetes/ runs it.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

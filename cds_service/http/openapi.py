@@ -29,6 +29,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     412: {"description": "Required data unobtainable; OperationOutcome", **_OUTCOME},
     413: {"description": "Body over the size limit; OperationOutcome", **_OUTCOME},
     500: {"description": "Unexpected error; OperationOutcome", **_OUTCOME},
+    503: {
+        "description": "The database does not answer (nothing was stored); OperationOutcome",
+        **_OUTCOME,
+    },
 }
 
 
@@ -68,6 +72,8 @@ def install(app: FastAPI) -> None:
             for operation in operations.values():
                 if path.startswith("/cds-services"):
                     _needs_token(operation)
+                if path.endswith("/feedback"):
+                    operation["responses"].setdefault("503", ERROR_RESPONSES[503])
                 # FastAPI's 422 is never sent: invalid input is a 400 with an OperationOutcome.
                 operation.get("responses", {}).pop("422", None)
                 name = operation.pop("x-request-model", None)
