@@ -125,12 +125,15 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
         axes.plot(sizes, [curve[str(s)]["p50_ms"] for s in sizes], marker="o", label=label)
     bodies = results["bodies"]
     sizes = sorted(int(size) for size in one.get("curve", {}))
+    axes.set_xscale("log")  # sizes span two orders of magnitude
     axes.set_xticks(sizes)
+    axes.minorticks_off()
     axes.set_xticklabels(
         [f"{s}\n{bodies[f'whole-{s}']['bytes'] / 1e6:.2f} MB" for s in sizes], fontsize=7
     )
     axes.set_xlabel("resources in the record (sent whole, labs and recentLabs overlapping)")
-    axes.set_ylabel("p50 latency, ms (sequential)")
+    axes.set_yscale("log")
+    axes.set_ylabel("p50 latency, ms (sequential, log scale)")
     axes.set_title("Hook call latency against record size")
     axes.grid(alpha=0.3)
     axes.legend()

@@ -33,8 +33,12 @@ class Served:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             children = []
-        # uvicorn's supervisor may start a resource-tracker child besides the workers.
-        workers = [int(c) for c in children if "multiprocessing" not in _cmdline(int(c))]
+        # uvicorn's workers are multiprocessing spawns; its resource tracker is not a worker.
+        workers = [
+            int(child)
+            for child in children
+            if "spawn_main" in (line := _cmdline(int(child))) and "resource_tracker" not in line
+        ]
         return workers or [pid]
 
     def rss_mib(self) -> list[float]:
