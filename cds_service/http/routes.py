@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -30,6 +31,9 @@ from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service.http.routes")
 router = APIRouter()
+
+FLUSH_BEFORE_FEEDBACK_SECONDS = 2.0
+"""Feedback waits this long, at most, for the issued cards still queued to be written."""
 
 
 def _registry(request: Request) -> ServiceRegistry:
@@ -110,6 +114,11 @@ async def feedback(service_id: str, request: Request) -> JSONResponse:
     payload = await read_json(request, _settings(request).max_body_bytes)
     received = parse(FeedbackRequest, payload)
     store: FeedbackStore = request.app.state.feedback
+    # Cards answered in the last moments may still wait for their batch: write them first, so
+    # feedback on them is matched rather than stored as on unknown cards.
+    recorder: IssuedCardRecorder = request.app.state.issued_cards
+    with anyio.move_on_after(FLUSH_BEFORE_FEEDBACK_SECONDS):
+        await recorder.flush()
     # Committed before the 200; a database that does not answer is a 503 (StorageUnavailable).
     count = await store.save(
         service_id, received.feedback, client=caller.client if caller else None
