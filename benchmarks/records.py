@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from cds_service.offline import request_from_bundle
-from cds_service.prefetch import PREFETCH_TEMPLATES
+from cds_service.prefetch import PREFETCH_TEMPLATES, render_template
 from tests.fixtures.worked_examples import worked_example
 
 TODAY = date(2026, 11, 22)
@@ -99,3 +100,36 @@ def prefetch_entries(request: dict[str, Any]) -> int:
         if isinstance(value, dict):
             total += len(value.get("entry", [])) if value.get("resourceType") == "Bundle" else 1
     return total
+
+
+def canned_answers(fhir_server: str) -> dict[str, tuple[int, bytes]]:
+    """What the fallback of `fallback_request(fhir_server)` queries, each with the answer the
+    tests' FHIR server gives for it (so both servers answer alike): every key's rendered
+    template, and a read of each Medication of the record."""
+    from tests.prefetch.fhir_server import FhirTestServer, RecordedRequest
+
+    context = hook_request(BASE_RECORD)["context"]
+    record = resources(BASE_RECORD)
+    base_path = urlsplit(fhir_server).path.rstrip("/")
+    targets = [
+        f"{base_path}/{render_template(t.template, context)}" for t in PREFETCH_TEMPLATES.values()
+    ]
+    targets += [
+        f"{base_path}/Medication/{r['id']}" for r in record if r["resourceType"] == "Medication"
+    ]
+    answers: dict[str, tuple[int, bytes]] = {}
+    with FhirTestServer(record) as server:
+        for target in targets:
+            url = urlsplit(target)
+            request = RecordedRequest(
+                "GET",
+                "/fhir" + url.path.removeprefix(base_path),
+                parse_qs(url.query, keep_blank_values=True),
+                None,
+                None,
+                0,
+            )
+            status, body = server.answer(request)
+            # The test server's fullUrls name its own port: name the canned server instead.
+            answers[target] = (status, body.replace(server.base_url.encode(), fhir_server.encode()))
+    return answers

@@ -19,6 +19,8 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import load, records, report, served
+from benchmarks import canned_fhir, load, records, report, served
 from cds_service.prefetch import PREFETCH_TEMPLATES
 from tests.prefetch.fhir_server import Fault, FhirTestServer
 
@@ -86,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="CI smoke: small and short")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     parser.add_argument("--python-load", action="store_true", help="httpx instead of wrk")
+    parser.add_argument(
+        "--fallback-only", action="store_true", help="only the fallback figures, printed"
+    )
     args = parser.parse_args(argv)
     plan = Plan.make(args.tiny)
+    if args.fallback_only:
+        print(json.dumps(measure_fallback(plan, use_wrk=not args.python_load), indent=2))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     results = measure(plan, use_wrk=not args.python_load)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -106,6 +114,7 @@ def measure(plan: Plan, *, use_wrk: bool) -> dict[str, Any]:
     for size in sorted({*plan.sizes, plan.large}):
         bodies.add(f"whole-{size}", records.hook_request(size, ignore_count=True))
     fhir = FhirTestServer(records.resources(plan.base))
+    canned = _CannedFhir(work)
     results: dict[str, Any] = {
         "tiny": plan.tiny,
         "machine": _machine(),
@@ -116,14 +125,43 @@ def measure(plan: Plan, *, use_wrk: bool) -> dict[str, Any]:
         "large": plan.large,
         "by_workers": {},
     }
-    with fhir:
-        bodies.add("fallback", records.fallback_request(fhir.base_url))
+    with fhir, canned.started() as canned_server:
+        bodies.add("fallback-http-server", records.fallback_request(fhir.base_url))
+        bodies.add("fallback", records.fallback_request(canned_server.base_url))
         for workers in plan.workers:
-            results["by_workers"][str(workers)] = _round(plan, workers, bodies, fhir, work, use_wrk)
+            results["by_workers"][str(workers)] = _round(
+                plan, workers, bodies, fhir, canned_server, work, use_wrk
+            )
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     results["budgets"] = report.budgets(results)
     return results
+
+
+def measure_fallback(plan: Plan, *, use_wrk: bool) -> dict[str, Any]:
+    """The fallback figures alone, 1 worker (`--fallback-only`): for profiling and iterating."""
+    work = Path(tempfile.mkdtemp(prefix="aza-bench-"))
+    bodies = Bodies(work)
+    fhir = FhirTestServer(records.resources(plan.base))
+    with fhir, _CannedFhir(work).started() as canned_server:
+        bodies.add("fallback-http-server", records.fallback_request(fhir.base_url))
+        bodies.add("fallback", records.fallback_request(canned_server.base_url))
+        log = work / "service-1.log"
+        with served.service(1, records.TODAY.isoformat(), log) as service:
+            url = service.base_url + HOOK_PATH
+            print(f"service worker pid {service.worker_pids()}", flush=True)
+
+            def timed(body: str, connections: int = 1, seconds: float = plan.seconds) -> Any:
+                path = bodies.paths[body]
+                return load.run(
+                    url, path, connections=connections, seconds=seconds, use_wrk=use_wrk
+                )
+
+            timed("fallback", seconds=1)  # warm
+            return {
+                "fallback": _fallback(timed, canned_server),
+                "fallback_http_server": _fallback_http_server(timed, fhir),
+            }
 
 
 def _round(
@@ -131,6 +169,7 @@ def _round(
     workers: int,
     bodies: Bodies,
     fhir: FhirTestServer,
+    canned: served.Served,
     work: Path,
     use_wrk: bool,
 ) -> dict[str, Any]:
@@ -155,12 +194,13 @@ def _round(
                 str(size): timed(f"whole-{size}", seconds=plan.curve_seconds).as_json()
                 for size in plan.sizes
             }
-            found["fallback"] = _fallback(timed, fhir, plan)
+            found["fallback"] = _fallback(timed, canned)
+            found["fallback_http_server"] = _fallback_http_server(timed, fhir)
             found["healthz_beside_large"] = _healthz_beside(
                 service.base_url, url, bodies.paths[f"whole-{plan.large}"], plan, use_wrk
             )
         found["concurrent_16"] = timed("base", connections=16).as_json()
-        found["keepalive_16"] = _keepalive(timed, fhir, plan)
+        found["keepalive_16"] = _keepalive(timed, canned, plan)
         found["rss_mib"] = [round(x, 1) for x in service.rss_mib()]
     with served.echo(workers, work / f"echo-{workers}.log") as echo:
         if workers > 1:
@@ -214,26 +254,73 @@ def _same_cards(url: str, bodies: Bodies) -> bool:
     return answers[0] == answers[1] and bool(answers[0])
 
 
-def _fallback(timed: Any, fhir: FhirTestServer, plan: Plan) -> dict[str, Any]:
-    """No prefetch: every key queried on the loopback FHIR server, answering at once, then
-    with 50 ms added to each answer."""
+class _CannedFhir:
+    """The fallback's FHIR server: pre-rendered answers in a process of its own
+    (`benchmarks/canned_fhir.py`, which says why not the tests' server)."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+
+    @contextmanager
+    def started(self) -> Iterator[served.Served]:
+        port = served.free_port()
+        answers = records.canned_answers(f"http://127.0.0.1:{port}/fhir")
+        table = self.work / "canned-fhir.json"
+        canned_fhir.write_answers(table, answers)
+        with served.canned_fhir(table, port, self.work / "canned-fhir.log") as server:
+            yield server
+
+
+def _canned_stats(canned: served.Served, path: str = "/_stats") -> dict[str, Any]:
+    origin = canned.base_url.removesuffix("/fhir")
+    stats: dict[str, Any] = httpx.get(origin + path, timeout=5).json()
+    return stats
+
+
+def _fallback(timed: Any, canned: served.Served) -> dict[str, Any]:
+    """No prefetch: every key queried on the canned FHIR server, answering at once, then
+    with 50 ms added to each answer; with how many FHIR queries each call made."""
+    before = _canned_stats(canned)
     instant = timed("fallback").as_json()
-    fhir.slow_seconds = 0.050
-    fhir.fail("*", Fault.SLOW)
+    after = _canned_stats(canned)
+    _canned_stats(canned, "/_delay?ms=50")
     try:
         slow = timed("fallback").as_json()
     finally:
+        _canned_stats(canned, "/_delay?ms=0")
+    queries = after["requests"] - before["requests"]
+    return {
+        "instant": instant,
+        "slow_50ms": slow,
+        "deadline_ms": DEADLINE_MS,
+        "fhir_queries_per_call": round(queries / instant["requests"], 2)
+        if instant["requests"]
+        else None,
+        "unanswered_queries": after["misses"] - before["misses"],
+    }
+
+
+def _fallback_http_server(timed: Any, fhir: FhirTestServer) -> dict[str, Any]:
+    """The same against the tests' FHIR server (http.server, threads in this process), as
+    the first runs measured it: the difference is that server's own cost."""
+    instant = timed("fallback-http-server").as_json()
+    fhir.slow_seconds = 0.050
+    fhir.fail("*", Fault.SLOW)
+    try:
+        slow = timed("fallback-http-server").as_json()
+    finally:
         fhir.fail("*", Fault.SLOW, times=0)  # no budget left: instant answers again
-    return {"instant": instant, "slow_50ms": slow, "deadline_ms": DEADLINE_MS}
-
-
-def _keepalive(timed: Any, fhir: FhirTestServer, plan: Plan) -> dict[str, Any]:
-    """16 callers on the fallback: FHIR requests per TCP connection the service opened."""
-    before_connections, before_requests = fhir.connections, len(fhir.requests)
-    run = timed("fallback", connections=16, seconds=max(1.0, plan.seconds / 2)).as_json()
-    opened = fhir.connections - before_connections
-    queried = len(fhir.requests) - before_requests
     fhir.requests.clear()
+    return {"instant": instant, "slow_50ms": slow}
+
+
+def _keepalive(timed: Any, canned: served.Served, plan: Plan) -> dict[str, Any]:
+    """16 callers on the fallback: FHIR requests per TCP connection the service opened."""
+    before = _canned_stats(canned)
+    run = timed("fallback", connections=16, seconds=max(1.0, plan.seconds / 2)).as_json()
+    after = _canned_stats(canned)
+    opened = after["connections"] - before["connections"]
+    queried = after["requests"] - before["requests"]
     return {
         "run": run,
         "fhir_requests": queried,

@@ -131,3 +131,12 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+@contextmanager
+def canned_fhir(answers: Path, port: int, log: Path) -> Iterator[Served]:
+    """`benchmarks.canned_fhir` on loopback `port`, in its own process; its base URL ends in
+    /fhir (the answers name it in their fullUrls, so the port is chosen before they are)."""
+    command = [sys.executable, "-m", "benchmarks.canned_fhir", str(answers), str(port)]
+    with _started("canned FHIR", command, port, dict(os.environ), log) as served:
+        yield Served(served.name, served.base_url + "/fhir", served.process)

@@ -19,7 +19,9 @@ reports itself unready and rebuilds the client.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -32,9 +34,28 @@ from cds_service.prefetch.bundles import Page, operation_outcome_reason, read_an
 from cds_service.prefetch.outcome import Failure, Problem
 from cds_service.prefetch.settings import FetchSettings
 from cds_service.prefetch.templates import PrefetchTemplate
+from cds_service.prefetch.transport import fhir_transport
 from cds_service.protocol.json_text import InvalidJson, decode_json
 
 FHIR_JSON = "application/fhir+json"
+
+
+def _remember_sniffio_is_missing() -> None:
+    """Make httpcore's per-request `import sniffio` fail at once when sniffio is not installed.
+
+    httpcore 1.0.9 asks `current_async_library()` on every lock and event it sets up (several
+    per request), and that function runs `import sniffio`. anyio 4.x no longer depends on
+    sniffio, so here it is missing, and a failed import is not cached: each one searched every
+    entry of sys.path again, 14 % of a fallback call's CPU in a py-spy profile (issue 14).
+    `None` in `sys.modules` is Python's documented way to say "no such module": the import
+    then raises ImportError at once, and httpcore takes its asyncio branch as before. Only
+    done when the module really cannot be found, so an installed sniffio is used as usual.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_remember_sniffio_is_missing()
 
 
 # Time kept back from each request's timeouts, so that it ends before the deadline does.
@@ -157,14 +178,15 @@ def new_fhir_client(
     `max_connections`; `get_page` keeps its requests per server below that.
     """
     settings = settings or FetchSettings()
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=settings.keepalive_expiry_s,
+    )
     client = httpx.AsyncClient(
         headers={"Accept": FHIR_JSON},
         follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-            keepalive_expiry=settings.keepalive_expiry_s,
-        ),
+        transport=fhir_transport(limits),
     )
     _GUARDS[client] = _Guard(
         settings.max_connections,
