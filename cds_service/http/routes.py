@@ -7,7 +7,7 @@ import logging
 import anyio
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from cds_service.feedback import FeedbackStore, HookAnswer, IssuedCardRecorder
 from cds_service.http.auth import authenticate
@@ -26,6 +26,7 @@ from cds_service.protocol import (
     Issue,
     UnknownService,
 )
+from cds_service.protocol.response import wire_json
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.settings import Settings
 
@@ -64,7 +65,7 @@ async def discovery(request: Request) -> JSONResponse:
     responses=ERROR_RESPONSES,
     openapi_extra={"x-request-model": "HookRequest"},
 )
-async def invoke(service_id: str, request: Request) -> JSONResponse:
+async def invoke(service_id: str, request: Request) -> Response:
     caller = await authenticate(request)
     service = _service(request, service_id)
     audit.note_service(service_id, caller)
@@ -99,7 +100,7 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
         recorder.note(
             HookAnswer(service_id, hook_request.hookInstance, patient, client, response.cards)
         )
-    return JSONResponse(wire)
+    return Response(wire_json(wire), media_type="application/json")
 
 
 @router.post(
