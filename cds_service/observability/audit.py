@@ -173,5 +173,18 @@ def emit(record: CallRecord, latency_ms: float) -> None:
     if record.service is None:
         return
     fields = hook_event(record, latency_ms)
-    # The message repeats the fields as JSON for plain handlers (pytest's capture).
-    audit_log.info("hook %s", json.dumps(fields), extra={"audit": fields})
+    # The message repeats the fields as JSON for plain handlers (pytest's capture), rendered
+    # only if one asks for it: the JSON lines of the service render the fields themselves.
+    audit_log.info("hook %s", _AsJson(fields), extra={"audit": fields})
+
+
+class _AsJson:
+    """A log argument that is rendered as JSON only when the message is formatted."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return json.dumps(self.value)

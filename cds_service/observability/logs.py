@@ -79,9 +79,37 @@ def _capped(value: Any, depth: int) -> Any:
     return value
 
 
+class _JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, with a shorter way for audit events (one per hook call).
+
+    For a plain record, `ProcessorFormatter.format` copies the record and formats its message
+    before the processors run; an audit event's message is replaced by its name anyway
+    (`_event_fields`), and its message, the fields as JSON for plain handlers, would be
+    rendered for nothing. So an audit record without exception or stack goes through the same
+    processors, in the same order, on the record itself (nothing here changes it), and the
+    line is the same; the copy and the message cost about half of the event's 110 us
+    (issue 14). Everything else takes structlog's own way."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if (
+            not isinstance(getattr(record, "audit", None), Mapping)
+            or record.exc_info
+            or record.stack_info
+            or self.pass_foreign_args
+        ):
+            return super().format(record)
+        method = record.levelname.lower()
+        event: Any = {"event": str(record.msg), "_record": record, "_from_structlog": False}
+        for processor in (*(self.foreign_pre_chain or ()), *self.processors):
+            event = processor(self.logger, method, event)
+        if not isinstance(event, str):  # the last processor renders: always a str here
+            return super().format(record)
+        return event
+
+
 def json_formatter() -> logging.Formatter:
     """The formatter of every handler: one JSON object per record, on one line."""
-    return structlog.stdlib.ProcessorFormatter(
+    return _JsonFormatter(
         foreign_pre_chain=[
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.stdlib.add_log_level,

@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -108,16 +109,41 @@ def _count_rejection(reason: RejectReason) -> None:
 rejections.observe(_count_rejection)
 
 
+# The children of the per-request metrics, looked up once per label set: `labels(...)` takes
+# a lock and builds a key on every call, several microseconds each. The label sets are bounded
+# (see the module's docstring), so are these caches. A child stays valid for the process.
+
+
+@cache
+def _in_progress_child(endpoint: str) -> Gauge:
+    return IN_PROGRESS.labels(endpoint=endpoint)
+
+
+@cache
+def _request_children(endpoint: str, service: str, status: int) -> tuple[Counter, Histogram]:
+    labels = {"endpoint": endpoint, "service": service, "status": str(status)}
+    return REQUESTS.labels(**labels), LATENCY.labels(**labels)
+
+
+@cache
+def _card_child(service: str, recommendation: str) -> Counter:
+    return CARDS.labels(service=service, recommendation=recommendation)
+
+
 @contextmanager
 def in_progress(endpoint: str) -> Iterator[None]:
-    with IN_PROGRESS.labels(endpoint=endpoint).track_inprogress():
+    gauge = _in_progress_child(endpoint)
+    gauge.inc()
+    try:
         yield
+    finally:
+        gauge.dec()
 
 
 def count_request(endpoint: str, service: str, status: int, seconds: float) -> None:
-    labels = {"endpoint": endpoint, "service": service, "status": str(status)}
-    REQUESTS.labels(**labels).inc()
-    LATENCY.labels(**labels).observe(seconds)
+    requests, latency = _request_children(endpoint, service, status)
+    requests.inc()
+    latency.observe(seconds)
 
 
 def count_call(record: CallRecord) -> None:
@@ -127,7 +153,7 @@ def count_call(record: CallRecord) -> None:
         return
     for code in record.recommendations or ():
         recommendation = code if code in _RECOMMENDATIONS else UNKNOWN
-        CARDS.labels(service=service, recommendation=recommendation).inc()
+        _card_child(service, recommendation).inc()
     if record.prefetch is not None:
         for key, outcome in fallback_outcomes(record.prefetch).items():
             FHIR_QUERIES.labels(key=key, outcome=outcome).inc()
