@@ -53,3 +53,34 @@ def test_httpcore_still_sees_asyncio_without_sniffio() -> None:
 
     assert anyio.run(library) == "asyncio"
     assert httpcore is not None
+
+
+@pytest.mark.anyio
+async def test_a_cookie_set_by_a_fhir_server_is_never_sent_back() -> None:
+    """The client is shared by all callers: a cookie from one answer must not go out with the
+    next request (another user's, perhaps)."""
+    seen: list[bytes] = []
+
+    async def set_a_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            seen.append(head)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: session=alice; Path=/\r\n"
+                b"Content-Type: application/fhir+json\r\nContent-Length: 2\r\n\r\n{}"
+            )
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(set_a_cookie, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, new_fhir_client() as client:
+        for patient in ("a", "b"):
+            response = await client.get(f"http://127.0.0.1:{port}/fhir/Patient/{patient}")
+            assert response.status_code == 200
+        assert len(client.cookies) == 0
+    assert len(seen) == 2
+    assert all(b"cookie:" not in head.lower() for head in seen)
