@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import structlog
 
@@ -47,3 +48,31 @@ def test_issue14_cached_metric_children_count_the_labelled_series() -> None:
     assert after - before == 2
     with metrics.in_progress("hook"):
         assert metrics.IN_PROGRESS.labels(endpoint="hook")._value.get() >= 1
+
+
+def test_issue14_plain_lines_are_structlogs_lines_and_exceptions_take_its_way() -> None:
+    formatter = json_formatter()
+
+    def plain() -> logging.LogRecord:
+        return logging.LogRecord(
+            "uvicorn.access",
+            logging.INFO,
+            __file__,
+            1,
+            '%s - "%s %s"',
+            ("1.2.3.4", "POST", "/x"),
+            None,
+        )
+
+    fast = json.loads(formatter.format(plain()))
+    slow = json.loads(structlog.stdlib.ProcessorFormatter.format(formatter, plain()))
+    assert fast.pop("timestamp") and slow.pop("timestamp")
+    assert fast == slow and fast["event"] == '1.2.3.4 - "POST /x"'
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord(
+            "cds_service", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    line = json.loads(formatter.format(failed))
+    assert "ValueError: boom" in line["exception"] and failed.exc_info is not None
