@@ -153,6 +153,14 @@ def _free_port() -> int:
         return port
 
 
+_SERVED_LOGS: dict[int, Path] = {}
+
+
+def served_output(process: subprocess.Popen[bytes]) -> bytes:
+    """What a `serve_dev(capture=True)` process has written so far (all of it once it ended)."""
+    return _SERVED_LOGS[process.pid].read_bytes()
+
+
 @contextmanager
 def serve_dev(
     cwd: Path,
@@ -162,22 +170,27 @@ def serve_dev(
     env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real `python -m cds_service serve --dev` process on a free loopback port, and its base
-    URL. Without `capture` its output is discarded (a load test would fill the pipe). `args`
-    replace `--dev` (e.g. production mode, `--workers 2`); `env` adds `AZA_*` variables."""
+    URL. With `capture` its output goes to a file in `cwd`, read with `served_output(process)`
+    (a pipe that nobody drains fills after a few dozen JSON log lines and then blocks the
+    service); without, it is discarded. `args` replace `--dev` (e.g. production mode,
+    `--workers 2`); `env` adds `AZA_*` variables."""
     port = _free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
     environment["AZA_EVALUATION_DATE"] = TODAY.isoformat()  # the fixtures' date, across midnight
     if "--dev" not in args:
         del environment["AZA_EVALUATION_DATE"]  # a fixed date is refused outside dev mode
     environment.update(env or {})
-    output = subprocess.PIPE if capture else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cds_service", "serve", *args, "--port", str(port)],
-        env=environment,
-        cwd=cwd,
-        stdout=output,
-        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
-    )
+    log = cwd / f"served-{port}.log"
+    with log.open("wb") if capture else open(os.devnull, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cds_service", "serve", *args, "--port", str(port)],
+            env=environment,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    if capture:
+        _SERVED_LOGS[process.pid] = log
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -198,5 +211,4 @@ def serve_dev(
 def served(tmp_path: Path) -> Iterator[str]:
     with serve_dev(tmp_path) as (base, process):
         yield base
-    assert process.stdout is not None
-    assert b"DEVELOPMENT MODE" in process.stdout.read()
+    assert b"DEVELOPMENT MODE" in served_output(process)

@@ -18,7 +18,7 @@ from cds_service.http.app import create_app
 from cds_service.prefetch import PREFETCH_TEMPLATES
 from cds_service.security import TrustedClient
 from cds_service.settings import SANDBOX_ORIGIN, Settings
-from tests.conftest import TODAY, ConformantClient, serve_dev
+from tests.conftest import TODAY, ConformantClient, serve_dev, served_output
 from tests.fixtures.worked_examples import worked_example
 from tests.prefetch.fhir_server import CannedAnswer, FhirTestServer, ehr_prefetch
 from tests.security.jwks_server import SilentListener
@@ -383,7 +383,7 @@ def test_issue11_served_production_mode_from_the_toml_configuration(
         'fhir_servers = ["https://ehr.example.org/fhir/R4"]\n'
     )
     with serve_dev(tmp_path, args=(), env={"AZA_CONFIG_FILE": str(config)}) as (base, process):
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert process.poll() is None, served_output(process)
         assert httpx.get(f"{base}/healthz").status_code == 200
         refused = httpx.post(f"{base}{HOOK}", json=hook_body(), timeout=10)
         assert refused.status_code == 401

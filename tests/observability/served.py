@@ -7,14 +7,13 @@ that cannot write its log would stall."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import serve_dev
+from tests.conftest import serve_dev, served_output
 from tests.security.tokens import Signer, bearer, claims, write_jwks
 
 PUBLIC_BASE = "https://cds.example.org"
@@ -52,23 +51,14 @@ def serve_logged(
 ) -> Iterator[Served]:
     """`serve_dev`, with its output collected; complete once the block has ended."""
     with serve_dev(cwd, args=args, env=env) as (base, process):
-        assert process.stdout is not None
         served = Served(base, process.pid)
-        stream = process.stdout
-
-        def drain() -> None:
-            while chunk := stream.read1(65536):
-                served.output += chunk
-
-        reader = threading.Thread(target=drain, daemon=True)
-        reader.start()
         assert process.poll() is None, "the service did not start"
         try:
             yield served
         finally:
             process.terminate()
             process.wait(timeout=10)
-            reader.join(timeout=10)
+            served.output += served_output(process)
 
 
 @dataclass(frozen=True)
