@@ -9,9 +9,10 @@ call pays no commit of its own. The EHR's time budget is for the advice, not for
 bookkeeping, and a database that is slow or down must not fail or delay a hook call. A card
 that could not be recorded (queue full, database error) is logged and counted
 (`aza_issued_cards_unrecorded_total{reason}`); its feedback is then stored flagged as an
-unknown card. What is still queued when a worker is killed (SIGKILL) is lost (at most the
-last `LINGER_SECONDS` of cards); on an ordinary shutdown the queue is written out first
-(`drain`), and feedback writes out what is waiting before it looks its cards up (`flush`).
+unknown card. What is still queued when a worker is killed (SIGKILL) is lost (with a
+database that keeps up, the last `LINGER_SECONDS` of cards); on an ordinary shutdown the queue
+is written out first (`drain`), and feedback writes out what is waiting before it looks its
+cards up (`flush`).
 
 The patient id is never stored. `patient_hash` is HMAC-SHA256 of it under `patient_hash_key`,
 a secret shared by all the instances of one deployment (so one patient has one hash across
