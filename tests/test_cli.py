@@ -25,15 +25,7 @@ def test_serve_dev_answers_discovery(served: str) -> None:
 
 
 def test_issue11_serve_without_dev_or_clients_refuses_to_start(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cds_service", "serve"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd=tmp_path,
-        env=_without_aza_variables(),
-    )
+    result = _serve_in(tmp_path)
     assert result.returncode == 1
     assert "refusing to start" in result.stderr
     assert "[[clients]]" in result.stderr
@@ -42,15 +34,7 @@ def test_issue11_serve_without_dev_or_clients_refuses_to_start(tmp_path: Path) -
 def test_issue11_serve_refuses_a_broken_configuration_with_its_reason(tmp_path: Path) -> None:
     config = tmp_path / "aza.toml"
     config.write_text('[[clients]]\nname = "epic"\niss = "https://ehr.example.org"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "cds_service", "serve"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd=tmp_path,
-        env={**_without_aza_variables(), "AZA_CONFIG_FILE": str(config)},
-    )
+    result = _serve_in(tmp_path, AZA_CONFIG_FILE=str(config))
     assert result.returncode == 1
     assert "configuration refused" in result.stderr
     assert "needs a jku URL or a jwks_file" in result.stderr
@@ -67,8 +51,19 @@ def test_issue11_production_app_without_clients_fails_closed_at_startup() -> Non
     assert "[[clients]]" in PRODUCTION_REFUSAL
 
 
-def _without_aza_variables() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
+def _serve_in(cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`cds-service serve` (production mode) in `cwd` with only the given `AZA_*` variables;
+    these calls are expected to refuse to start."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AZA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "cds_service", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=cwd,
+        env={**environment, **variables},
+    )
 
 
 def test_http_client_urls_with_patient_ids_stay_out_of_logs() -> None:

@@ -34,10 +34,10 @@ async def read_json(request: Request, limit: int) -> Any:
     body = bytearray()
     more = True
     while more:
-        body += await _next_chunk(request)
-        more = request.state.more_body
+        chunk, more = await _next_chunk(request)
+        body += chunk
         if len(body) > limit:
-            await _refuse_too_large(request, limit, received=len(body))
+            await _refuse_too_large(request, limit, received=len(body), more=more)
     if len(body) <= _INLINE_DECODE_BYTES:
         return decode_json(bytes(body))
     # A few MiB take tens of milliseconds to check and decode: off the event loop, so that one
@@ -92,22 +92,22 @@ the answer; so the rest of the body is drained first, up to this many bytes in a
 covers every body an EHR plausibly sends by mistake. Beyond it the connection is dropped."""
 
 
-async def _next_chunk(request: Request) -> bytes:
-    """One `http.request` message's body, read from the ASGI channel itself (not Starlette's
-    `stream()`, which cannot be resumed), recording in `request.state.more_body` whether the
-    client has more to send: reading past the last chunk would wait for a disconnect."""
+async def _next_chunk(request: Request) -> tuple[bytes, bool]:
+    """One `http.request` message's body and whether the client has more to send, read from
+    the ASGI channel itself (not Starlette's `stream()`, which cannot be resumed): reading past
+    the last chunk would wait for a disconnect."""
     message = await request.receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnect
-    request.state.more_body = bool(message.get("more_body", False))
     body: bytes = message.get("body", b"")
-    return body
+    return body, bool(message.get("more_body", False))
 
 
-async def _refuse_too_large(request: Request, limit: int, *, received: int) -> NoReturn:
+async def _refuse_too_large(
+    request: Request, limit: int, *, received: int, more: bool = True
+) -> NoReturn:
     """Drain what the client is still sending (bounded), then refuse with 413."""
-    more = getattr(request.state, "more_body", True)
     while more and received < DISCARD_BYTES:
-        received += len(await _next_chunk(request))
-        more = request.state.more_body
+        chunk, more = await _next_chunk(request)
+        received += len(chunk)
     raise PayloadTooLarge(Issue("too-long", f"request body exceeds the limit of {limit} bytes"))

@@ -10,37 +10,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from cds_service.prefetch import PREFETCH_TEMPLATES
-from tests.conftest import TODAY, ConformantClient
-from tests.fixtures.worked_examples import worked_example
+from tests.conftest import ConformantClient
 from tests.prefetch.fhir_server import CannedAnswer, Fault, FhirTestServer, ehr_prefetch
-from tests.test_worked_examples_http import SERVICE_FOR_HOOK, context_of
+from tests.test_fallback_http import EXAMPLE, TOKEN, URL, body
+from tests.test_worked_examples_http import context_of
 
-EXAMPLE = worked_example(1, today=TODAY)
-URL = f"/cds-services/{SERVICE_FOR_HOOK['patient-view']}"
-TOKEN = "opaque-access-token-issue11"
 SECRET_OUTCOME = (
     b'{"resourceType": "OperationOutcome", "issue": [{"severity": "error", '
     b'"code": "processing", "diagnostics": "SECRET-DIAG-123"}]}'
 )
-
-
-def body(fhir_server: str, prefetch: dict[str, Any] | None = None) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": "0b7a7c1e-7c35-4d7e-9a37-3f1d2a9e0b11",
-        "context": context_of(EXAMPLE),
-        "fhirServer": fhir_server,
-        "fhirAuthorization": {
-            "access_token": TOKEN,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "patient/*.read",
-            "subject": "aza-advisor",
-        },
-    }
-    if prefetch is not None:
-        request["prefetch"] = prefetch
-    return request
 
 
 Failing = Callable[[FhirTestServer], None]
