@@ -47,9 +47,12 @@ def stopped_on(facts: PatientFacts, policy: Policy) -> date | None:
 
 def _split(stop: date, facts: tuple[F, ...]) -> tuple[tuple[F, ...], tuple[F, ...]]:
     """(after the stop, on or before it), newest first; undated results are neither."""
-    dated = [f for f in facts if f.effective is not None]
-    after = tuple(f for f in dated if f.effective and f.effective.date() > stop)
-    return after, tuple(f for f in dated if f not in after)
+    after: list[F] = []
+    before: list[F] = []
+    for fact in facts:
+        if fact.effective is not None:
+            (after if fact.effective.date() > stop else before).append(fact)
+    return tuple(after), tuple(before)
 
 
 def _antibodies(stop: date, facts: PatientFacts, policy: Policy) -> CriterionResult:

@@ -78,11 +78,16 @@ def _latest_lab(
     """The latest result in the freshness window, judged against `threshold`."""
     win = window(facts, policy)
     fresh, stale = win.split(facts.lab(analyte))
+    note = f"No result within {win.text}."
+    if not fresh:
+        # Only this note names the stale results: a judged one replaces it, and a large
+        # record holds hundreds of stale results (issue 14).
+        note += stale_text(stale)
     base = CriterionResult(
         id=criterion,
         status=Status.UNKNOWN,
         threshold=threshold.text,
-        note=f"No result within {win.text}." + stale_text(stale),
+        note=note,
         stale=stale,
         to_obtain=_LAB_NEEDS[analyte],
         evidence=policy.cite(threshold.evidence),
@@ -111,17 +116,20 @@ def _judge_latest(
 
 
 def _judge(base: CriterionResult, latest: Fact[float], threshold: Threshold) -> CriterionResult:
-    judged = replace(base, fact=latest, references=(latest.reference,), stale=())
     verdict = threshold.decide(latest.value, latest.comparator)
+    references = (latest.reference,)
     if verdict is None:
         note = (
             f"Latest result {describe(latest)} is censored and cannot decide {threshold.text};"
             " a quantitative result is needed."
         )
-        return replace(judged, note=note)
+        return replace(base, fact=latest, references=references, stale=(), note=note)
     verb = "meets" if verdict else "does not meet"
     return replace(
-        judged,
+        base,
+        fact=latest,
+        references=references,
+        stale=(),
         status=Status.MET if verdict else Status.NOT_MET,
         note=f"Latest result {describe(latest)} {verb} {threshold.text}.",
         to_obtain=(),
@@ -133,11 +141,14 @@ def antibodies(facts: PatientFacts, policy: Policy) -> CriterionResult:
     win = window(facts, policy)
     fresh, stale = win.split(facts.antibodies)
     positives = tuple(f for f in facts.antibodies if f.value is AntibodyStatus.POSITIVE)
+    note = f"No result within {win.text}."
+    if not positives and not fresh:  # else a decided note replaces this one (see _latest_lab)
+        note += stale_text(stale)
     result = CriterionResult(
         id=Criterion.ANTIBODIES,
         status=Status.UNKNOWN,
         threshold=f"negative within {win.text}, never positive",
-        note=f"No result within {win.text}." + stale_text(stale),
+        note=note,
         stale=stale,
         # Antibody results are read together with a drug level (drug-tolerant assays).
         to_obtain=(Need.INFLIXIMAB_LEVEL, Need.ANTIBODIES),

@@ -8,14 +8,14 @@ evidence; the evidence table holds the citations that reach the card.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from cds_service.rules.comparison import Operator, decide
+from cds_service.rules.comparison import Operator, decide, exact
 from fhir_mappings.facts import ActivityScore, Comparator
 
 PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"
@@ -75,6 +75,10 @@ class Threshold(_Model):
 
     def decide(self, value: float, comparator: Comparator | None = None) -> bool | None:
         return decide(self.operator, self.value, value, comparator)
+
+    def exact(self) -> Callable[[float], bool]:
+        """`decide` for uncensored values, as one fast test to apply to many values."""
+        return exact(self.operator, self.value)
 
     @property
     def text(self) -> str:

@@ -73,6 +73,8 @@ def with_unusable(
     record as new or newer, or undated, may be the real latest result, so the criterion is
     unknown whatever the older result says.
     """
+    if not facts.unusable and not result.unusable:
+        return result  # nothing unreadable on file: what the steps below would give (issue 14)
     unusable = unusable_for(facts, TOPICS[result.id])
     named = replace(result, unusable=unusable, note=result.note + unusable_text(unusable))
     if latest_since is not None:

@@ -32,11 +32,18 @@ class Window:
 
     def split(self, facts: Sequence[F]) -> tuple[tuple[F, ...], tuple[F, ...]]:
         """(fresh, stale) keeping the newest-first order of `facts`, in one pass (a prefetch
-        may carry thousands of results)."""
+        may carry thousands of results): `is_fresh` for each, with the threshold as one exact
+        test on whole days (`Threshold.exact`) and days counted on ordinals (issue 14)."""
         fresh: list[F] = []
         stale: list[F] = []
+        within = self.freshness.exact()
+        today = self.evaluated_on.toordinal()
         for fact in facts:
-            (fresh if self.is_fresh(fact) else stale).append(fact)
+            when = fact.effective
+            if when is not None and within(today - when.date().toordinal()):
+                fresh.append(fact)
+            else:
+                stale.append(fact)
         return tuple(fresh), tuple(stale)
 
     @property
