@@ -35,7 +35,7 @@ from fhir_mappings.observations import (
     THIOPURINE_METABOLISM,
     ObservationFact,
 )
-from fhir_mappings.topics import Topic
+from fhir_mappings.topics import Topic, topic_of
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
@@ -48,7 +48,7 @@ def _unknown_stops(found: Iterable[Exposure]) -> Iterator[Unusable]:
             yield Unusable(
                 last.references[-1] if last.references else None,
                 f"ended on an unknown date (last recorded use {last.end})",
-                Topic(exposure.drug.value),
+                topic_of(exposure.drug),
             )
 
 
@@ -105,7 +105,7 @@ class Collected:
                 )
             except Exception as exc:  # as in _guarded: one drug's records, never the request
                 reason = f"{drug.value} records could not be combined ({type(exc).__name__})"
-                self.unusable.append(Unusable(records[0].reference, reason, Topic(drug.value)))
+                self.unusable.append(Unusable(records[0].reference, reason, topic_of(drug)))
         return found
 
     def _not_after(
@@ -136,13 +136,13 @@ class Collected:
             birth_date=self.birth_date,
             sex=self.sex,
             diagnoses=_newest_first(self.diagnoses),
-            labs=MappingProxyType({a: found[Topic(a)] for a in Analyte if Topic(a) in found}),
+            labs=MappingProxyType({a: found[topic_of(a)] for a in Analyte if topic_of(a) in found}),
             antibodies=found.get(ANTIBODIES, ()),
             exposures=MappingProxyType(drug_exposures),
             combination=combination(drug_exposures, evaluated_on),
             condition_states=_newest_first(self.states),
             activity_scores=MappingProxyType(
-                {s: found[Topic(s)] for s in ActivityScore if Topic(s) in found}
+                {s: found[topic_of(s)] for s in ActivityScore if topic_of(s) in found}
             ),
             hla_dqa1_05_carrier=found.get(HLA_DQA1, ()),
             thiopurine_metabolism=found.get(THIOPURINE_METABOLISM, ()),

@@ -26,7 +26,7 @@ from fhir_mappings.read import (
     text,
 )
 from fhir_mappings.terminology import Terminology
-from fhir_mappings.topics import Topic
+from fhir_mappings.topics import topic_of
 
 Resolver = Callable[[str], JSON | None]  # a Medication by "Medication/id" or fullUrl
 
@@ -137,7 +137,7 @@ def read_medication(
         return None
     read = reader(resource, status)
     if isinstance(read, str):
-        return Unusable(reference, read, Topic(identified.drug.value))
+        return Unusable(reference, read, topic_of(identified.drug))
     start, end, running, confirmed = read
     return MedicationRecord(
         identified,

@@ -8,9 +8,9 @@ cut-off from another assay, because anti-drug antibody assays are not interchang
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhir_mappings.dates import parse_partial
 from fhir_mappings.facts import (
@@ -18,6 +18,7 @@ from fhir_mappings.facts import (
     ActivityScore,
     Analyte,
     AntibodyStatus,
+    Comparator,
     Fact,
     MatchedBy,
     Unusable,
@@ -43,7 +44,7 @@ from fhir_mappings.results import (
     shown,
 )
 from fhir_mappings.terminology import Terminology
-from fhir_mappings.topics import Topic
+from fhir_mappings.topics import Topic, topic_of
 from fhir_mappings.units import Converted, convert, ucum_code
 
 ANTIBODIES = Topic.ANTIBODIES
@@ -64,8 +65,7 @@ _ABSENT = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ObservationFact:
+class ObservationFact(NamedTuple):  # a tuple, as `_Base`
     """A fact and the topic it informs (an Analyte or ActivityScore value, or a topic above)."""
 
     topic: Topic
@@ -111,7 +111,7 @@ def _read(
     terminology: Terminology,
     zone: tzinfo,
 ) -> ObservationFact | Unusable | None:
-    topic, matched_by = Topic(recognised[0]), recognised[1]
+    topic, matched_by = topic_of(recognised[0]), recognised[1]
     status = text(resource.get("status"))
     if status in _NEVER_A_FACT:
         return None
@@ -142,8 +142,7 @@ def _latest_moment(raw: object, zone: tzinfo) -> datetime | None:
     return datetime.combine(partial.latest, time.max, tzinfo=zone) if partial else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Base:
+class _Base(NamedTuple):  # a tuple: built once per result, several times cheaper than a dataclass
     reference: str
     effective: datetime
     issued: datetime | None
@@ -153,11 +152,16 @@ class _Base:
 def _recognise(resource: JSON, terminology: Terminology) -> tuple[str, MatchedBy] | None:
     concept = resource.get("code")
     coded = [terminology.coding(system, code) for system, code, _ in codings(concept)]
-    if any(c in terminology.genotype_panels for c in coded):
+    if not terminology.genotype_panels.isdisjoint(coded):
         topic = _gene_topic(resource, terminology)
         if topic is not None:
             return topic, MatchedBy.CODE
-    return terminology.observations.match(coded, names(concept))
+    return terminology.observations.match(coded, _names_if_asked(concept))
+
+
+def _names_if_asked(concept: object) -> Iterator[str]:
+    """The concept's names, read only if no code matched (most results are coded)."""
+    yield from names(concept)
 
 
 def _gene_topic(resource: JSON, terminology: Terminology) -> str | None:
@@ -187,14 +191,23 @@ def _read_value(
     return f"no reader for topic {topic!r}"
 
 
-def _fact(base: _Base, value: Any, **details: Any) -> Fact[Any]:
+def _fact(
+    base: _Base,
+    value: Any,
+    *,
+    unit: str | None = None,
+    comparator: Comparator | None = None,
+    display: str | None = None,
+) -> Fact[Any]:
     return Fact(
         value=value,
         reference=base.reference,
         effective=base.effective,
-        issued=base.issued,
+        unit=unit,
         matched_by=base.matched_by,
-        **details,
+        comparator=comparator,
+        issued=base.issued,
+        display=display,
     )
 
 
@@ -208,10 +221,12 @@ def _analyte(
         bound = comparator(quantity)
     except BadComparator as problem:
         return str(problem)
-    converted = convert(quantity, NORMALISED_UNITS[analyte], terminology.molar.get(analyte.value))
+    # Keyed by the analyte itself: a StrEnum member looks up as its value, without the enum's
+    # slow `.value` property.
+    converted = convert(quantity, NORMALISED_UNITS[analyte], terminology.molar.get(analyte))
     if not isinstance(converted, Converted):
         return converted
-    implausible = _implausible(converted, quantity, terminology.plausible.get(analyte.value))
+    implausible = _implausible(converted, quantity, terminology.plausible.get(analyte))
     if implausible:
         return implausible
     return _fact(

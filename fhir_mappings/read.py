@@ -4,13 +4,18 @@ EHRs send vendor elements, timezone-less dateTimes, empty strings and wrong JSON
 strict R4B models reject whole resources for that. These readers pick out only the fields the
 rules need and treat anything malformed in a field as "absent", so one bad element costs one
 fact, never the record.
+
+Parsed JSON is made of exact dicts, lists and strs, so each reader tests `type(x) is dict` (a
+pointer comparison) before the general `Mapping`/`Sequence` check (an ABC lookup, many times
+slower): other mapping and sequence types take the general path and read the same (issue 14).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 JSON: TypeAlias = Mapping[str, Any]
@@ -19,17 +24,20 @@ UCUM_SYSTEM = "http://unitsofmeasure.org"
 
 
 def mapping(value: object) -> JSON | None:
+    if type(value) is dict:
+        return value
     return value if isinstance(value, Mapping) else None
 
 
-def mappings(value: object) -> Iterator[JSON]:
+def mappings(value: object) -> list[JSON]:
     """The objects of a JSON array (a lone object is tolerated as a one-element array)."""
+    if type(value) is list:
+        return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
     if isinstance(value, Mapping):
-        yield value
-    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        for item in value:
-            if isinstance(item, Mapping):
-                yield item
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [item for item in value if isinstance(item, Mapping)]
+    return []
 
 
 def text(value: object) -> str | None:
@@ -46,6 +54,8 @@ def number(value: object) -> float | None:
     A string such as "13.2" or a boolean is invalid FHIR for a decimal and is not guessed at
     (decision-spec §10, plausibility): the result becomes unusable instead of being read.
     """
+    if type(value) is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
@@ -63,7 +73,15 @@ def parse_datetime(value: object) -> datetime | None:
     return None: they cannot say which day a result was collected or a drug started.
     """
     raw = text(value)
-    if raw is None or len(raw) < 10 or raw[4:5] != "-" or raw[7:8] != "-":
+    return None if raw is None else _parse_datetime(raw)
+
+
+# Bounded: one entry is a date string and its datetime (about 300 bytes), so at most a few MB;
+# a pure function of the string, and a record repeats its dates (collected and issued times of
+# a panel's results, renewals) and is read again on each hook call.
+@lru_cache(maxsize=8192)
+def _parse_datetime(raw: str) -> datetime | None:
+    if len(raw) < 10 or raw[4:5] != "-" or raw[7:8] != "-":
         return None
     try:
         parsed = datetime.fromisoformat(raw)
@@ -82,10 +100,16 @@ def parse_instant(value: object, zone: tzinfo) -> datetime | None:
     A date-only value is that date's midnight in `zone`, not in UTC: read as UTC midnight, a
     date would fall on the day before in any zone west of Greenwich.
     """
-    parsed = parse_datetime(value)
+    raw = text(value)
+    return None if raw is None else _parse_instant(raw, zone)
+
+
+@lru_cache(maxsize=8192)  # as `_parse_datetime`; zones are the few of the configurations
+def _parse_instant(raw: str, zone: tzinfo) -> datetime | None:
+    parsed = _parse_datetime(raw)
     if parsed is None:
         return None
-    if len(text(value) or "") == DATE_LENGTH:
+    if len(raw) == DATE_LENGTH:
         return datetime.combine(parsed.date(), time(0), tzinfo=zone)
     try:
         return parsed.astimezone(zone)
@@ -104,24 +128,33 @@ def parse_date(value: object) -> date | None:
 
 def period_start(resource: JSON, element: str) -> object:
     """`<element>DateTime`, else `<element>Period.start`, else `<element>Instant`, raw."""
-    period = mapping(resource.get(f"{element}Period"))
-    for candidate in (
-        resource.get(f"{element}DateTime"),
-        period.get("start") if period else None,
-        resource.get(f"{element}Instant"),
-    ):
-        if text(candidate):
-            return candidate
+    date_time, period_key, instant = _period_keys(element)
+    if text(candidate := resource.get(date_time)):
+        return candidate
+    period = mapping(resource.get(period_key))
+    if period and text(candidate := period.get("start")):
+        return candidate
+    if text(candidate := resource.get(instant)):
+        return candidate
     return None
 
 
-def codings(concept: object) -> Iterator[tuple[str, str, str | None]]:
+@lru_cache(maxsize=16)  # `element` is one of the few names the readers pass
+def _period_keys(element: str) -> tuple[str, str, str]:
+    return f"{element}DateTime", f"{element}Period", f"{element}Instant"
+
+
+def codings(concept: object) -> list[tuple[str, str, str | None]]:
     """(system, code, display) of each coding with a system and a code."""
     concept_map = mapping(concept)
-    for coding in mappings(concept_map.get("coding") if concept_map else None):
+    if not concept_map:
+        return []
+    found = []
+    for coding in mappings(concept_map.get("coding")):
         system, code = text(coding.get("system")), text(coding.get("code"))
         if system and code:
-            yield system, code, text(coding.get("display"))
+            found.append((system, code, text(coding.get("display"))))
+    return found
 
 
 def names(concept: object) -> list[str]:

@@ -15,9 +15,8 @@ import math
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhir_mappings.read import JSON, UCUM_SYSTEM, number, text
 
@@ -26,8 +25,7 @@ _registry: Any = None
 _registry_lock = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
-class Converted:
+class Converted(NamedTuple):  # a tuple: one per result read, cheaper than a dataclass
     value: float
     unit: str
 

@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ DOMAINS = ("medications", "observations", "conditions")
 Coding = tuple[str, str]  # (normalised system, code)
 
 
+# Bounded: records name a handful of code systems; a pure function of the URI (issue 14).
+@lru_cache(maxsize=512)
 def normalise_system(uri: str) -> str:
     return uri.strip().rstrip("/").lower()
 
