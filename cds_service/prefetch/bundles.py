@@ -48,13 +48,17 @@ def _read_bundle(bundle: dict[str, Any]) -> Page | Problem:
     if not isinstance(entries, list):
         return Problem(Failure.UNREADABLE, "unreadable: Bundle.entry is not a list")
     resources: list[dict[str, Any]] = []
+    keep = resources.append  # once per entry of thousands (issue 14)
     failures: list[dict[str, Any]] = []
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        if not isinstance(resource, dict):
             continue  # an entry without a resource carries no data for us
-        if resource["resourceType"] != "OperationOutcome":
-            resources.append(resource)
+        resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str):
+            continue
+        if resource_type != "OperationOutcome":
+            keep(resource)
         elif _is_error(resource) or not _is_outcome_entry(entry):
             failures.append(resource)
     if failures and (not resources or any(_is_error(outcome) for outcome in failures)):

@@ -33,27 +33,36 @@ def unresolved_medication_ids(
 ) -> list[str]:
     """Ids of Medications that records reference (relatively, or on `fhir_server`) and that
     are not at hand, in the order first referenced."""
-    resources = list(resources)
-    present = {r.get("id") for r in resources if r["resourceType"] == "Medication"}
-    wanted: list[str] = []
+    # One walk over every resource (issue 14: thousands of them, walked twice before); the
+    # few references are read afterwards, against every Medication present.
+    present: set[Any] = set()
+    references: list[Any] = []
     for resource in resources:
-        if resource["resourceType"] not in _RECORD_TYPES:
-            continue
-        medication_id = _medication_id(resource.get("medicationReference"), fhir_server)
+        resource_type = resource["resourceType"]
+        if resource_type == "Medication":
+            present.add(resource.get("id"))
+        elif resource_type in _RECORD_TYPES:
+            reference = resource.get("medicationReference")
+            if reference is not None:
+                references.append(reference)
+    base = fhir_server.rstrip("/") + "/" if fhir_server else None
+    wanted: list[str] = []
+    for reference in references:
+        medication_id = _medication_id(reference, base)
         if medication_id is not None and medication_id not in present:
             present.add(medication_id)
             wanted.append(medication_id)
     return wanted
 
 
-def _medication_id(reference: Any, fhir_server: str | None) -> str | None:
-    """The id in `Medication/<id>`, `Medication/<id>/_history/<v>` or the same under the
-    fhirServer's base URL; None for contained (`#id`) and foreign references."""
+def _medication_id(reference: Any, base: str | None) -> str | None:
+    """The id in `Medication/<id>`, `Medication/<id>/_history/<v>` or the same under `base`
+    (the fhirServer's URL with one trailing slash); None for contained (`#id`) and foreign
+    references."""
     raw = reference.get("reference") if isinstance(reference, dict) else None
     if not isinstance(raw, str):
         return None
-    base = (fhir_server or "").rstrip("/") + "/"
-    relative = raw.removeprefix(base) if fhir_server and raw.startswith(base) else raw
+    relative = raw.removeprefix(base) if base is not None else raw
     parts = relative.split("/")
     versioned = len(parts) == 4 and parts[2] == "_history"
     if parts[0] == "Medication" and (len(parts) == 2 or versioned) and parts[1]:

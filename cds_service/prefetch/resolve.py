@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from itertools import chain
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -82,16 +83,23 @@ async def resolve_prefetch(
     medications = KeyRun(REFERENCED_MEDICATIONS, PrefetchState.ABSENT, started)
     if not may_fetch:
         access_token = None  # never sent anywhere: it belongs to a server we do not query
-    async with AsyncExitStack() as stack:
-        server = _server(fhir_server, settings, may_fetch=may_fetch)
-        deadline = started + settings.deadline_ms / 1000
-        session = _Session(server, access_token, context, settings, client, stack, deadline)
-        with anyio.move_on_after((settings.deadline_ms + settings.backstop_ms) / 1000):
-            await session.fetch(run for run in runs if not run.done)
-            wanted = unresolved_medication_ids(_all_resources(runs), fhir_server)
-            await session.read_medications(medications, wanted)
+    pending = [run for run in runs if not run.done]
+    # Computed once the keys are final: here when the prefetch served them all, so that a
+    # call with nothing to fetch sets up no session, client or cancel scope (issue 14).
+    wanted = None if pending else unresolved_medication_ids(_all_resources(runs), fhir_server)
+    if pending or wanted:
+        async with AsyncExitStack() as stack:
+            server = _server(fhir_server, settings, may_fetch=may_fetch)
+            deadline = started + settings.deadline_ms / 1000
+            session = _Session(server, access_token, context, settings, client, stack, deadline)
+            with anyio.move_on_after((settings.deadline_ms + settings.backstop_ms) / 1000):
+                await session.fetch(pending)
+                wanted = unresolved_medication_ids(_all_resources(runs), fhir_server)
+                await session.read_medications(medications, wanted)
+    if wanted is None:  # the deadline came during the keys' fetch: what they have is final
+        wanted = unresolved_medication_ids(_all_resources(runs), fhir_server)
     # Reported when it was needed, including when the deadline came before it could start.
-    if medications.done or unresolved_medication_ids(_all_resources(runs), fhir_server):
+    if medications.done or wanted:
         runs.append(medications)
     for run in runs:
         if not run.done:
@@ -153,9 +161,8 @@ class _Session:
     stack: AsyncExitStack
     deadline: float  # `time.perf_counter()` when the fallback must be over
 
-    async def fetch(self, runs: Iterable[KeyRun]) -> None:
+    async def fetch(self, runs: list[KeyRun]) -> None:
         """Fetch or complete each run, all concurrently."""
-        runs = list(runs)
         if not runs:
             return
         if isinstance(self.server, Problem):
@@ -286,7 +293,7 @@ async def _own_client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClien
 
 
 def _all_resources(runs: Iterable[KeyRun]) -> Iterable[dict[str, Any]]:
-    return (resource for run in runs for resource in run.resources)
+    return chain.from_iterable(run.resources for run in runs)
 
 
 def _result(runs: list[KeyRun], started: float) -> PrefetchResult:
@@ -305,21 +312,38 @@ def _result(runs: list[KeyRun], started: float) -> PrefetchResult:
 def _deduplicated(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     """Each type/id once, first occurrence wins; resources without an id are all kept."""
     seen: set[tuple[str, str]] = set()
+    remember = seen.add
     kept: list[dict[str, Any]] = []
+    keep = kept.append
     for resource in resources:
         resource_id = resource.get("id")
         if isinstance(resource_id, str):
             identity = (resource["resourceType"], resource_id)
             if identity in seen:
                 continue
-            seen.add(identity)
-        kept.append(resource)
+            remember(identity)
+        keep(resource)
     return tuple(kept)
 
 
 def _audit(result: PrefetchResult, hook_instance: str | None) -> None:
-
+    if not audit_log.isEnabledFor(logging.INFO):
+        return  # the record is built for the log alone (issue 14: a tenth of the stage)
     # The client chose hookInstance: capped here, escaped by json.dumps (issue 10).
     shown = None if hook_instance is None else capped(hook_instance)
     record = {"hookInstance": shown, **result.audit_record()}
-    audit_log.info("prefetch %s", json.dumps(record, sort_keys=True), extra={"audit": record})
+    audit_log.info("prefetch %s", _SortedJson(record), extra={"audit": record})
+
+
+class _SortedJson:
+    """The record as JSON, rendered only when a handler formats the message (pytest's
+    capture, a plain handler): the service's JSON lines render the `audit` fields
+    themselves, so building the text for every call was wasted (issue 14)."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    def __str__(self) -> str:
+        return json.dumps(self.record, sort_keys=True)
