@@ -153,13 +153,13 @@ async def run_evaluation(
     service_id = SERVICE_FOR_HOOK[hook_request.hook]
     service = registry.get(service_id)
     assert service is not None
-    async with httpx.AsyncClient(transport=httpx.MockTransport(_no_network)) as http:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(no_network)) as http:
         call = HookCall(service_id, hook_request, context, http)
         response = await service.handler(call)
     return Evaluation(request, response, service_id, chosen_policy, day)
 
 
-def _no_network(request: httpx.Request) -> httpx.Response:
+def no_network(request: httpx.Request) -> httpx.Response:
     """The offline client's transport: nothing leaves the process, whatever a request says."""
     raise httpx.ConnectError("offline evaluation: no network", request=request)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 
 import httpx
 
@@ -41,6 +42,9 @@ Handler = Callable[[HookCall], Awaitable[CdsResponse]]
 class RegisteredService:
     descriptor: ServiceDescriptor
     handler: Handler
+    clock: Callable[[], date] | None = None
+    """The day the handler evaluates records on. Given, the app answers one synthetic call for
+    this service at start-up (`cds_service.http.warm_up`); None (a test double) it does not."""
 
 
 class ServiceRegistry:

@@ -125,6 +125,7 @@ def clinical_registry(settings: Settings, *, today: Clock | None = None) -> Serv
                 usageRequirements=_USAGE,
             ),
             pipeline.handle,
+            clock=pipeline.today,
         )
         for service in SERVICES
     )

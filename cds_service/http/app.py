@@ -18,6 +18,7 @@ from cds_service.feedback import FeedbackStore, IssuedCardRecorder
 from cds_service.feedback.issued import hash_key
 from cds_service.http import errors, metrics, openapi, preview, routes
 from cds_service.http.cors import LOOPBACK_ORIGINS, Cors
+from cds_service.http.warm_up import warm_up
 from cds_service.observability import metrics as worker_metrics
 from cds_service.observability.logs import PAYLOAD_LOGGER
 from cds_service.prefetch import new_fhir_client
@@ -96,6 +97,8 @@ def create_app(
             )
         worker_metrics.worker_started()
         app.state.http = new_fhir_client(fetch, watchdog)
+        # Before the freeze: what the first call builds lazily is then start-up heap too.
+        await warm_up(app, registry)
         _freeze_start_up_heap()
         try:
             async with anyio.create_task_group() as tasks:
