@@ -7,7 +7,7 @@ JSON input: an unexpected failure inside one reader is itself reported as that e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import date, tzinfo
 from typing import Any, NamedTuple
 
@@ -74,23 +74,22 @@ def build_facts(
     }
 
     terminology, zone = config.terminology, config.zone  # once, not per entry
-
-    def read_entry(entry: _Entry) -> None:
-        _read(entry, collected, terminology, zone, media, patient)
-
-    def read_draft(entry: _Entry) -> None:
-        _read_draft(entry, collected, config, media, chosen)
-
     for entry in entries:
         if problem := _foreign(entry, owner, aliases):
             collected.foreign.append(problem)
-        else:
-            _guarded(entry, collected, read_entry)
+            continue
+        try:
+            _read(entry, collected, terminology, zone, media, patient)
+        except Exception as exc:  # a reader bug must cost one entry, never the request
+            collected.unusable.append(_unreadable(entry, exc))
     for entry in drafts:  # the hook's own drafts: a missing subject is the context's patient
         if problem := _foreign(entry, owner, aliases, subject_required=False):
             collected.foreign.append(problem)
-        else:
-            _guarded(entry, collected, read_draft)
+            continue
+        try:
+            _read_draft(entry, collected, config, media, chosen)
+        except Exception as exc:  # as above
+            collected.unusable.append(_unreadable(entry, exc))
     return collected.facts(evaluated_on, owner, config)
 
 
@@ -112,14 +111,9 @@ def _as_list(items: object, collected: Collected) -> Iterable[Any]:
     return ()
 
 
-def _guarded(entry: _Entry, collected: Collected, read: Callable[[_Entry], None]) -> None:
-    try:
-        read(entry)
-    except Exception as exc:  # a reader bug must cost one entry, never the request
-        kind = entry.resource.get("resourceType")
-        collected.unusable.append(
-            Unusable(entry.reference, f"unreadable {kind} ({type(exc).__name__})", None)
-        )
+def _unreadable(entry: _Entry, exc: Exception) -> Unusable:
+    kind = entry.resource.get("resourceType")
+    return Unusable(entry.reference, f"unreadable {kind} ({type(exc).__name__})", None)
 
 
 def _flatten(items: Iterable[Any], collected: Collected, depth: int = 0) -> Iterator[_Entry]:
@@ -140,7 +134,8 @@ def _flatten(items: Iterable[Any], collected: Collected, depth: int = 0) -> Iter
         elif kind == "OperationOutcome":
             collected.unusable.append(_outcome(resource))
         elif kind is not None:
-            reference = reference_of(resource) or full_url or f"{kind}/(no id)"
+            ident = text(resource.get("id"))  # as `reference_of`, with the kind already read
+            reference = f"{kind}/{ident}" if ident else full_url or f"{kind}/(no id)"
             yield _Entry(resource, reference, full_url)
 
 
