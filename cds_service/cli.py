@@ -113,6 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             proxy_headers=True,
+            access_log=settings.access_log,
             log_config=copy.deepcopy(LOG_CONFIG),  # applied again in every worker process
         )
     return 0

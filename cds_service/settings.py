@@ -123,6 +123,14 @@ class Settings(BaseSettings):
         ),
     )
 
+    access_log: bool = Field(
+        default=True,
+        description=(
+            "uvicorn's access line per request (`cds-service serve`). Each hook call also "
+            "writes its own audit event (logger cds_service.audit), which says more; off, a "
+            "served request spends about 15 us less (issue 14)."
+        ),
+    )
     log_payloads: bool = Field(
         default=False,
         description=(
