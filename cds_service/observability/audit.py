@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.cards.extension import EXTENSION_KEY
@@ -52,6 +52,14 @@ class CallRecord:
     policy: tuple[str, str] | None = None
     recommendations: tuple[str, ...] | None = None
     status: int | None = None
+    _queries: dict[str, str] | None = field(default=None, init=False, repr=False)
+
+    def fhir_queries(self) -> dict[str, str]:
+        """`fallback_outcomes` of the call's prefetch, once the call is over: the audit event
+        and the metrics both read it, and it is worked out once for both (issue 14)."""
+        if self._queries is None:
+            self._queries = {} if self.prefetch is None else fallback_outcomes(self.prefetch)
+        return self._queries
 
 
 _current: ContextVar[CallRecord | None] = ContextVar("aza_hook_call", default=None)
@@ -161,7 +169,7 @@ def hook_event(record: CallRecord, latency_ms: float) -> dict[str, Any]:
             "prefetch_received": [o.key for o in outcomes if o.prefetch is not _NOT_SENT],
             "prefetch_used": [o.key for o in outcomes if o.source in used],
             "fetched": [o.key for o in outcomes if o.source is KeySource.FETCHED],
-            "fhir_queries": fallback_outcomes(result),
+            "fhir_queries": record.fhir_queries(),
             "missing_required": list(result.missing_required),
             "prefetch_ms": round(result.elapsed_ms, 1),
         }

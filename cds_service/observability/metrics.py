@@ -31,7 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from cds_service.observability.audit import CallRecord, fallback_outcomes
+from cds_service.observability.audit import CallRecord
 from cds_service.observability.multiproc import alive
 from cds_service.rules import Recommendation
 from cds_service.security import RejectReason, rejections
@@ -154,9 +154,8 @@ def count_call(record: CallRecord) -> None:
     for code in record.recommendations or ():
         recommendation = code if code in _RECOMMENDATIONS else UNKNOWN
         _card_child(service, recommendation).inc()
-    if record.prefetch is not None:
-        for key, outcome in fallback_outcomes(record.prefetch).items():
-            FHIR_QUERIES.labels(key=key, outcome=outcome).inc()
+    for key, outcome in record.fhir_queries().items():
+        FHIR_QUERIES.labels(key=key, outcome=outcome).inc()
 
 
 def count_feedback(service: str, received: int, stored: int, unknown_cards: int = 0) -> None:
