@@ -56,7 +56,7 @@ def test_issue14_warm_up_is_not_a_call(tmp_path: Path, caplog: pytest.LogCapture
     assert {k: v for k, v in after.items() if k[0] in counted} == {
         k: v for k, v in before.items() if k[0] in counted
     }
-    assert not [r for r in caplog.records if r.name == "cds_service.audit"]
+    assert not [r.name for r in caplog.records if r.name.startswith("cds_service.audit")]
     rows = app.state.database.run(
         lambda c: c.execute(select(func.count()).select_from(issued_cards)).scalar()
     )

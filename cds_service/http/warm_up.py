@@ -8,9 +8,10 @@ start-up, a call for an invented patient (no real person: every value is made up
 way the hook route answers one: the body decoded, the request and context validated, the
 service's own handler (prefetch, mappings, rules, cards) and the wire form.
 
-It is not a call: it runs outside the audit record and the metrics middleware, so it writes no
-audit line and counts in no metric; its cards are not recorded as issued; and its HTTP client
-has no network, so nothing leaves the process whatever the record says. Only services that
+It is not a call: it runs outside the audit record and the metrics middleware, so it counts in
+no metric and writes no audit event (the pipeline's own prefetch summary is filtered out while
+it runs); its cards are not recorded as issued; and its HTTP client has no network, so nothing
+leaves the process whatever the record says. Only services that
 give a clock (`RegisteredService.clock`) are warmed: test doubles are not called behind a
 test's back.
 """
@@ -18,6 +19,7 @@ test's back.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import date, timedelta
 from typing import Any
 
@@ -83,8 +85,31 @@ def reference_request(today: date, hook: str, templates: dict[str, str]) -> Reso
     return request_from_bundle(bundle, hook=hook, templates=templates)
 
 
+_WARMING: ContextVar[bool] = ContextVar("aza_warm_up", default=False)
+
+
+class _NotWarmingUp(logging.Filter):
+    """Drops the audit lines the pipeline writes on its own (the prefetch summary) while the
+    synthetic call runs: only in the warm-up's context, whatever else the process logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _WARMING.get()
+
+
+for _name in ("cds_service.audit", "cds_service.audit.prefetch"):
+    logging.getLogger(_name).addFilter(_NotWarmingUp())
+
+
 async def warm_up(app: FastAPI, registry: ServiceRegistry) -> None:
     """Answer the synthetic call once per service that gives a clock (see the module doc)."""
+    warming = _WARMING.set(True)
+    try:
+        await _warm_up(app, registry)
+    finally:
+        _WARMING.reset(warming)
+
+
+async def _warm_up(app: FastAPI, registry: ServiceRegistry) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(no_network)) as http:
         for descriptor in registry.discovery().services:
             service = registry.get(descriptor.id)
