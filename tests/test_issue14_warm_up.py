@@ -76,3 +76,19 @@ def test_issue14_services_without_a_clock_are_not_warmed(tmp_path: Path) -> None
     with ConformantClient(create_app(Settings(dev=True), registry)):
         pass
     assert calls == []
+
+
+def test_issue14_a_failing_warm_up_does_not_refuse_the_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    echo = echo_service("echo-patient-view", "patient-view")
+
+    async def handler(call: HookCall) -> CdsResponse:
+        raise RuntimeError("a pipeline bug")
+
+    registry = ServiceRegistry([RegisteredService(echo.descriptor, handler, clock=lambda: TODAY)])
+    app = create_app(Settings(dev=True), registry)
+    with caplog.at_level(logging.WARNING), ConformantClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+    failed = "warm-up of echo-patient-view failed (RuntimeError)"
+    assert any(failed in record.getMessage() for record in caplog.records)

@@ -11,9 +11,9 @@ service's own handler (prefetch, mappings, rules, cards) and the wire form.
 It is not a call: it runs outside the audit record and the metrics middleware, so it counts in
 no metric and writes no audit event (the pipeline's own prefetch summary is filtered out while
 it runs); its cards are not recorded as issued; and its HTTP client has no network, so nothing
-leaves the process whatever the record says. Only services that
-give a clock (`RegisteredService.clock`) are warmed: test doubles are not called behind a
-test's back.
+leaves the process whatever the record says. Only services that give a clock
+(`RegisteredService.clock`) are warmed: test doubles are not called behind a test's back. A
+warm-up that fails is logged and costs the first call its speed, never the start.
 """
 
 from __future__ import annotations
