@@ -47,8 +47,20 @@ def _read_bundle(bundle: dict[str, Any]) -> Page | Problem:
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         return Problem(Failure.UNREADABLE, "unreadable: Bundle.entry is not a list")
+    # Fast path (issue 14): an entry list of plain resources, none an OperationOutcome, read
+    # in one comprehension; any other entry (no resource, an outcome, a subclass) makes the
+    # counts differ, and the whole list is read again the general way below.
+    plain = [
+        resource
+        for entry in entries
+        if type(entry) is dict
+        and type(resource := entry.get("resource")) is dict
+        and type(resource_type := resource.get("resourceType")) is str
+        and resource_type != "OperationOutcome"
+    ]
+    if len(plain) == len(entries):
+        return Page(tuple(plain), _next_url(bundle))
     resources: list[dict[str, Any]] = []
-    keep = resources.append  # once per entry of thousands (issue 14)
     failures: list[dict[str, Any]] = []
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -58,7 +70,7 @@ def _read_bundle(bundle: dict[str, Any]) -> Page | Problem:
         if not isinstance(resource_type, str):
             continue
         if resource_type != "OperationOutcome":
-            keep(resource)
+            resources.append(resource)
         elif _is_error(resource) or not _is_outcome_entry(entry):
             failures.append(resource)
     if failures and (not resources or any(_is_error(outcome) for outcome in failures)):

@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from itertools import chain
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -46,7 +45,7 @@ from cds_service.prefetch.outcome import (
     Problem,
 )
 from cds_service.prefetch.progress import KeyRun
-from cds_service.prefetch.references import REFERENCED_MEDICATIONS, unresolved_medication_ids
+from cds_service.prefetch.references import REFERENCED_MEDICATIONS, Gathered
 from cds_service.prefetch.render import Unrenderable, render_template
 from cds_service.prefetch.settings import FetchSettings
 from cds_service.prefetch.templates import PREFETCH_TEMPLATES, PrefetchTemplate
@@ -79,14 +78,22 @@ async def resolve_prefetch(
     """
     settings = settings or FetchSettings()
     started = time.perf_counter()
-    runs = [_start(template, prefetch, started) for template in templates.values()]
+    runs: list[KeyRun] = []
+    gathered = Gathered(fhir_server)
+    in_order = 0  # the leading keys the prefetch served, gathered as soon as each is read
+    for template in templates.values():
+        run = _start(template, prefetch, started)
+        runs.append(run)
+        if run.done and in_order == len(runs) - 1:
+            gathered.add(run.resources)
+            in_order += 1
     medications = KeyRun(REFERENCED_MEDICATIONS, PrefetchState.ABSENT, started)
     if not may_fetch:
         access_token = None  # never sent anywhere: it belongs to a server we do not query
     pending = [run for run in runs if not run.done]
-    # Computed once the keys are final: here when the prefetch served them all, so that a
-    # call with nothing to fetch sets up no session, client or cancel scope (issue 14).
-    wanted = None if pending else unresolved_medication_ids(_all_resources(runs), fhir_server)
+    # Known once the keys are final: here when the prefetch served them all, so that a call
+    # with nothing to fetch sets up no session, client or cancel scope (issue 14).
+    wanted = None if pending else gathered.unresolved_medication_ids()
     if pending or wanted:
         async with AsyncExitStack() as stack:
             server = _server(fhir_server, settings, may_fetch=may_fetch)
@@ -94,17 +101,18 @@ async def resolve_prefetch(
             session = _Session(server, access_token, context, settings, client, stack, deadline)
             with anyio.move_on_after((settings.deadline_ms + settings.backstop_ms) / 1000):
                 await session.fetch(pending)
-                wanted = unresolved_medication_ids(_all_resources(runs), fhir_server)
+                wanted = _completed(gathered, runs[in_order:])
                 await session.read_medications(medications, wanted)
     if wanted is None:  # the deadline came during the keys' fetch: what they have is final
-        wanted = unresolved_medication_ids(_all_resources(runs), fhir_server)
+        wanted = _completed(gathered, runs[in_order:])
     # Reported when it was needed, including when the deadline came before it could start.
     if medications.done or wanted:
         runs.append(medications)
+        gathered.add(medications.resources)
     for run in runs:
         if not run.done:
             run.deadline_reached(settings.deadline_ms)
-    result = _result(runs, started)
+    result = _result(runs, gathered, started)
     _audit(result, hook_instance)
     return result
 
@@ -292,38 +300,24 @@ async def _own_client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClien
         yield client
 
 
-def _all_resources(runs: Iterable[KeyRun]) -> Iterable[dict[str, Any]]:
-    return chain.from_iterable(run.resources for run in runs)
+def _completed(gathered: Gathered, runs: Iterable[KeyRun]) -> list[str]:
+    """The Medications to read, once `runs` (the keys after those gathered) are final."""
+    for run in runs:
+        gathered.add(run.resources)
+    return gathered.unresolved_medication_ids()
 
 
-def _result(runs: list[KeyRun], started: float) -> PrefetchResult:
+def _result(runs: list[KeyRun], gathered: Gathered, started: float) -> PrefetchResult:
     now = time.perf_counter()
     outcomes = {run.template.key: run.outcome(now) for run in runs}
     return PrefetchResult(
-        resources=_deduplicated(_all_resources(runs)),
+        resources=tuple(gathered.kept),
         per_key=MappingProxyType(outcomes),
         missing_required=tuple(
             key for key, outcome in outcomes.items() if outcome.required and not outcome.obtained
         ),
         elapsed_ms=(now - started) * 1000,
     )
-
-
-def _deduplicated(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """Each type/id once, first occurrence wins; resources without an id are all kept."""
-    seen: set[tuple[str, str]] = set()
-    remember = seen.add
-    kept: list[dict[str, Any]] = []
-    keep = kept.append
-    for resource in resources:
-        resource_id = resource.get("id")
-        if isinstance(resource_id, str):
-            identity = (resource["resourceType"], resource_id)
-            if identity in seen:
-                continue
-            remember(identity)
-        keep(resource)
-    return tuple(kept)
 
 
 def _audit(result: PrefetchResult, hook_instance: str | None) -> None:

@@ -1,0 +1,88 @@
+"""Issue 14: the prefetch's fast paths read every input as the general paths do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds_service.prefetch.bundles import Page, read_answer
+from cds_service.prefetch.outcome import Failure, Problem
+from cds_service.prefetch.references import Gathered, unresolved_medication_ids
+from cds_service.prefetch.templates import PREFETCH_TEMPLATES
+
+LABS = PREFETCH_TEMPLATES["labs"]
+
+
+class _Dict(dict[str, Any]):
+    """A dict subclass: not the JSON decoder's type, so it takes the general path."""
+
+
+def _bundle(*entries: Any) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": list(entries)}
+
+
+def _observation(identifier: str) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": identifier}
+
+
+def test_issue14_plain_bundle_reads_every_resource_in_order() -> None:
+    first, second = _observation("a"), _observation("b")
+    answer = read_answer(_bundle({"resource": first}, {"resource": second}), LABS)
+    assert answer == Page((first, second))
+    assert answer.resources[0] is first
+
+
+def test_issue14_entries_off_the_fast_path_are_read_the_general_way() -> None:
+    kept = _observation("a")
+    warning = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning"}]}
+    subclassed = _Dict(resourceType="Observation", id="s")
+    answer = read_answer(
+        _bundle(
+            {"resource": kept},
+            "not an entry",
+            {"fullUrl": "no resource"},
+            {"resource": {"resourceType": 7}},
+            _Dict(resource=subclassed),
+            {"resource": warning, "search": {"mode": "outcome"}},
+        ),
+        LABS,
+    )
+    assert answer == Page((kept, subclassed))
+
+
+def test_issue14_an_error_outcome_entry_still_fails_the_key() -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "diagnostics": "boom"}],
+    }
+    answer = read_answer(_bundle({"resource": _observation("a")}, {"resource": outcome}), LABS)
+    assert answer == Problem(Failure.OPERATION_OUTCOME, "OperationOutcome: boom")
+
+
+def _request(identifier: str, reference: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": identifier,
+        "medicationReference": {"reference": reference},
+    }
+
+
+def test_issue14_gathered_keeps_first_occurrences_and_every_reference() -> None:
+    """A dropped duplicate's reference is still read, as when the references were found in a
+    walk of their own; resources without a string id are all kept."""
+    first = _request("r", "Medication/1")
+    duplicate = _request("r", "Medication/2")
+    no_id = {"resourceType": "Observation"}
+    numeric_id = {"resourceType": "Observation", "id": 5}
+    gathered = Gathered("https://ehr.example.org/fhir/")
+    gathered.add([first, no_id, numeric_id])
+    gathered.add([duplicate, dict(no_id), {"resourceType": "Medication", "id": "1"}])
+    assert gathered.kept == [
+        first,
+        no_id,
+        numeric_id,
+        no_id,
+        {"resourceType": "Medication", "id": "1"},
+    ]
+    assert gathered.unresolved_medication_ids() == ["2"]
+    everything = [first, no_id, numeric_id, duplicate, {"resourceType": "Medication", "id": "1"}]
+    assert unresolved_medication_ids(everything, "https://ehr.example.org/fhir") == ["2"]
