@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from fhir_mappings.frozen import fast_init
 from fhir_mappings.read import parse_date, text
 
 _YEAR = re.compile(r"^(\d{4})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PartialDate:
     """The days a FHIR date may stand for, `earliest` to `latest` inclusive, as written."""

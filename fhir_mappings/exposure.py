@@ -19,11 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from fhir_mappings.facts import DrugClass, Exposure, Interval, MatchedBy
+from fhir_mappings.frozen import fast_init
 from fhir_mappings.medications import MedicationRecord
 
 UNKNOWN_END = date.max  # `Interval.latest_end` of a span that ended on an unknown date
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Span:
     start: date | None

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from fhir_mappings.dates import PartialDate
+from fhir_mappings.frozen import fast_init
 from fhir_mappings.topics import Topic
 
 T = TypeVar("T")
@@ -38,6 +39,7 @@ class Comparator(StrEnum):
     GT = ">"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fact(Generic[T]):
     """One value read from one FHIR resource, with everything a card needs to cite it.
@@ -114,6 +116,7 @@ class ActivityScore(StrEnum):
     PARTIAL_MAYO = "partial-mayo"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Interval:
     """A span of exposure to a drug. `start` None: start unknown; `end` None: still running.
@@ -174,6 +177,7 @@ class DraftOrder:
     matched_by: MatchedBy = MatchedBy.CODE
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Unusable:
     """A record that was on file but could not be used, and why (the reason reaches the card).

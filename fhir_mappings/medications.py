@@ -14,6 +14,7 @@ from datetime import date
 
 from fhir_mappings.dates import PartialDate, parse_partial
 from fhir_mappings.facts import DrugClass, MatchedBy, Unusable
+from fhir_mappings.frozen import fast_init
 from fhir_mappings.read import (
     JSON,
     codings,
@@ -38,6 +39,7 @@ _REQUEST_COURSE = frozenset({"active", "on-hold", "completed", "stopped"})
 _ADMINISTERED = frozenset({"completed", "in-progress", "on-hold", "stopped"})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Drug:
     """What a medication record is: its class, how it was recognised, and its name as sent."""
@@ -47,6 +49,7 @@ class Drug:
     display: str | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MedicationRecord:
     """One dated medication record. `kind` is the resource type; `date` anchors renewals.
