@@ -45,7 +45,7 @@ class Gathered:
         self._base = fhir_server.rstrip("/") + "/" if fhir_server else None
         self.kept: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str]] = set()
-        self._present: set[Any] = set()  # ids of the Medications at hand
+        self._present: set[str] = set()  # ids of the Medications at hand
         self._references: list[Any] = []  # the records' medicationReference values
 
     def add(self, resources: Iterable[dict[str, Any]]) -> None:
@@ -62,7 +62,10 @@ class Gathered:
             else:
                 keep(resource)
             if resource_type == "Medication":
-                present.add(resource_id)
+                # Only a string id can answer a reference; any other JSON (a list, say) is
+                # kept for the mappings to refuse, never hashed here (that was a 500).
+                if isinstance(resource_id, str):
+                    present.add(resource_id)
             elif resource_type in _RECORD_TYPES:
                 reference = resource.get("medicationReference")
                 if reference is not None:

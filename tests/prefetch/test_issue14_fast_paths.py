@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cds_service.prefetch.bundles import Page, read_answer
 from cds_service.prefetch.outcome import Failure, Problem
 from cds_service.prefetch.references import Gathered, unresolved_medication_ids
 from cds_service.prefetch.templates import PREFETCH_TEMPLATES
+from tests.conftest import ConformantClient, hook_request
 
 LABS = PREFETCH_TEMPLATES["labs"]
 
@@ -86,3 +90,44 @@ def test_issue14_gathered_keeps_first_occurrences_and_every_reference() -> None:
     assert gathered.unresolved_medication_ids() == ["2"]
     everything = [first, no_id, numeric_id, duplicate, {"resourceType": "Medication", "id": "1"}]
     assert unresolved_medication_ids(everything, "https://ehr.example.org/fhir") == ["2"]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@given(identifier=_JSON_VALUES)
+def test_issue14_medication_with_any_json_id_is_kept_never_a_crash(identifier: Any) -> None:
+    """A Medication's `id` may be any JSON (a list made this a 500): it is kept for the
+    mappings to judge, and only a string id can answer a record's reference."""
+    medication = {"resourceType": "Medication", "id": identifier}
+    gathered = Gathered(None)
+    gathered.add([_request("r", "Medication/1"), medication])
+    assert gathered.kept[-1] is medication
+    expected = [] if identifier == "1" and isinstance(identifier, str) else ["1"]
+    assert gathered.unresolved_medication_ids() == expected
+
+
+def test_issue14_prefetched_medication_with_a_list_id_is_answered(
+    clinical: ConformantClient,
+) -> None:
+    """End to end: the request is answered (the ConformantClient checks it), not a 500; the
+    record whose Medication is unreadable shows no combination therapy, so no card."""
+    prefetch = {
+        "medicationRequests": _bundle(
+            {"resource": _request("r", "Medication/1") | {"subject": {"reference": "Patient/p1"}}},
+            {"resource": {"resourceType": "Medication", "id": ["1"]}},
+        ),
+        "medicationStatements": _bundle(),
+        "medicationAdministrations": _bundle(),
+    }
+    response = clinical.post(
+        "/cds-services/aza-withdrawal-patient-view", json=hook_request(prefetch=prefetch)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"cards": []}  # no readable combination therapy: out of scope
