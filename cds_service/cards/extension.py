@@ -23,19 +23,22 @@ def _json_value(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _criterion(result: CriterionResult) -> dict[str, Any]:
+def _criterion(result: CriterionResult, cited: tuple[str, ...]) -> dict[str, Any]:
+    """`cited` is `records(result)`, which `used_records` needs too."""
     entry: dict[str, Any] = {"id": result.id.value, "status": result.status.value}
     fact = result.fact
     if fact is not None:
-        optional = {
-            "value": _json_value(fact.value),
-            "comparator": fact.comparator.value if fact.comparator else None,
-            "unit": fact.unit,
-            "effective": fact.effective.isoformat() if fact.effective else None,
-            "reference": fact.reference,
-        }
-        entry |= {k: v for k, v in optional.items() if v is not None}
-    if cited := records(result):
+        if (value := _json_value(fact.value)) is not None:
+            entry["value"] = value
+        if fact.comparator is not None:
+            entry["comparator"] = fact.comparator.value
+        if fact.unit is not None:
+            entry["unit"] = fact.unit
+        if fact.effective is not None:
+            entry["effective"] = fact.effective.isoformat()
+        if fact.reference is not None:
+            entry["reference"] = fact.reference
+    if cited:
         entry["references"] = list(cited)
     return entry
 
@@ -50,9 +53,10 @@ def _unusable(unusable: Unusable) -> dict[str, Any]:
     return {k: v for k, v in optional.items() if v is not None}
 
 
-def used_records(assessment: Assessment) -> list[str]:
-    """Every FHIR resource the card used or named, once each, in first-cited order."""
-    cited = [ref for c in assessment.criteria for ref in records(c)]
+def used_records(assessment: Assessment, criteria: list[tuple[str, ...]]) -> list[str]:
+    """Every FHIR resource the card used or named, once each, in first-cited order;
+    `criteria` holds `records` of each criterion."""
+    cited = [ref for refs in criteria for ref in refs]
     cited += [ref for n in (*assessment.notes, *assessment.modifiers) for ref in n.references]
     cited += [u.reference for u in assessment.unusable if u.reference]
     cited += [d.resource_id for d in assessment.draft_orders]
@@ -65,10 +69,13 @@ def extension(assessment: Assessment) -> dict[str, Any]:
         "pathway": assessment.pathway.value,
         "policy": {"id": assessment.policy_id, "version": assessment.policy_version},
     }
+    cited = [records(c) for c in assessment.criteria]
     if assessment.criteria:
-        decision["criteria"] = [_criterion(c) for c in assessment.criteria]
+        decision["criteria"] = [
+            _criterion(c, r) for c, r in zip(assessment.criteria, cited, strict=True)
+        ]
     if assessment.unusable:
         decision["unusable"] = [_unusable(u) for u in assessment.unusable]
-    if used := used_records(assessment):
+    if used := used_records(assessment, cited):
         decision["records"] = used
     return {EXTENSION_KEY: decision}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cds_service.cards.catalogue import Catalogue, load_catalogue
 from cds_service.cards.concise import cited_sources, render_concise
@@ -40,17 +41,29 @@ def source(assessment: Assessment, url: str | None) -> Source:
 def links(assessment: Assessment, *, verbose: bool = False) -> list[Link]:
     """Links to the evidence: on a concise card only the sources its evidence line names."""
     sources = assessment.evidence if verbose else cited_sources(assessment)
-    return [Link(label=e.label, url=e.url, type="absolute") for e in sources if e.url]
+    return [_link(e.label, e.url) for e in sources if e.url]
+
+
+# The fixed parts of cards, validated once per process (issue 14): frozen models shared by
+# every card, keyed on the policies' evidence and the catalogue's override reasons (data
+# files, no patient data), so a few hundred entries bound them with room to spare.
+@lru_cache(maxsize=256)
+def _link(label: str, url: str) -> Link:
+    return Link(label=label, url=url, type="absolute")
+
+
+@lru_cache(maxsize=16)
+def _override_reasons(
+    system: str, codes: tuple[tuple[str, str], ...]
+) -> tuple[OverrideReason, ...]:
+    return tuple(OverrideReason(system=system, code=code, display=d) for code, d in codes)
 
 
 def override_reasons(assessment: Assessment, catalogue: Catalogue) -> list[OverrideReason]:
     if assessment.recommendation not in ACTIONABLE:
         return []
     reasons = catalogue.override_reasons
-    return [
-        OverrideReason(system=reasons.system, code=code, display=display)
-        for code, display in reasons.codes.items()
-    ]
+    return list(_override_reasons(reasons.system, tuple(reasons.codes.items())))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ criteria or labs would not fit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from cds_service.cards.catalogue import load_catalogue
@@ -117,9 +118,16 @@ def summary(assessment: Assessment) -> str:
     return _SUMMARIES[assessment.recommendation](assessment)
 
 
-_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
+# A backslash before each markdown special character (the backslash itself, ` * _ [ ] < > | #).
+# A regex finds the few there are several times faster than `str.translate` visits every
+# character (issue 14).
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|#]")
+
+
+def _escaped(special: re.Match[str]) -> str:
+    return "\\" + special.group()
 
 
 def md(text: str) -> str:
     """Text from data made inert in GitHub-flavoured markdown (no emphasis, tags or tables)."""
-    return text.translate(_MARKDOWN_SPECIAL)
+    return _MARKDOWN_SPECIAL.sub(_escaped, text)

@@ -49,6 +49,11 @@ class Evidence(_Model):
     url: str | None = None
     confirmed: str | None = None
 
+    def __hash__(self) -> int:
+        # Equal records share their id: hashing it alone keeps the cards' de-duplication of
+        # cited evidence cheap (pydantic's frozen hash hashes every field, issue 14).
+        return hash(self.id)
+
     @property
     def short_name(self) -> str:
         return self.short or self.label
