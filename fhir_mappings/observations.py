@@ -7,9 +7,11 @@ cut-off from another assay, because anti-drug antibody assays are not interchang
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from fhir_mappings.dates import parse_partial
@@ -25,6 +27,7 @@ from fhir_mappings.facts import (
 )
 from fhir_mappings.read import (
     JSON,
+    UCUM_SYSTEM,
     codings,
     mapping,
     mappings,
@@ -45,7 +48,7 @@ from fhir_mappings.results import (
 )
 from fhir_mappings.terminology import Terminology
 from fhir_mappings.topics import Topic, topic_of
-from fhir_mappings.units import Converted, convert, ucum_code
+from fhir_mappings.units import Converted, convert, factor, tidy, ucum_code
 
 ANTIBODIES = Topic.ANTIBODIES
 HLA_DQA1 = Topic.HLA_DQA1_05
@@ -55,6 +58,7 @@ _COUNTED = frozenset({"final", "amended", "corrected"})
 _NEVER_A_FACT = frozenset({"entered-in-error", "cancelled"})
 _ANALYTES = {a.value: a for a in Analyte}
 _SCORES = {s.value: s for s in ActivityScore}
+_TOPICS = {a: topic_of(a.value) for a in Analyte}
 _DQA1_ALLELE = re.compile(r"(?:HLA-)?DQA1\*\s*(\d{2})", re.IGNORECASE)
 _DQA1_05_TEST = re.compile(r"DQA1\*\s*05", re.IGNORECASE)
 _CLAUSE = re.compile(r"[;,|\n]|\band\b", re.IGNORECASE)
@@ -83,6 +87,11 @@ def read_observation(
     """
     recognised = _recognise(resource, terminology)
     if recognised is not None:
+        analyte = _ANALYTES.get(recognised[0])
+        if analyte is not None:
+            fact = _coded_quantity(resource, reference, analyte, recognised[1], terminology, zone)
+            if fact is not None:
+                return [ObservationFact(_TOPICS[analyte], fact)]
         return _listed(_read(resource, reference, recognised, terminology, zone))
     found: list[ObservationFact | Unusable] = []
     for component in mappings(resource.get("component")):
@@ -136,6 +145,52 @@ def _read(
     return ObservationFact(topic, outcome)
 
 
+def _coded_quantity(
+    resource: JSON,
+    reference: str,
+    analyte: Analyte,
+    matched_by: MatchedBy,
+    terminology: Terminology,
+    zone: tzinfo,
+) -> Fact[Any] | None:
+    """The common result read in one pass (issue 14): a counted status, an effectiveDateTime
+    and a UCUM-coded valueQuantity without comparator, plausible once converted. None defers
+    to `_read`, the one statement of the rules: anything else (other JSON types, whitespace,
+    a comparator, a molar or failed conversion, an implausible value) takes that path, and
+    whatever this returns is what `_read` would (tests/fhir_mappings pins it, property by
+    property)."""
+    status = resource.get("status")
+    if type(status) is not str or status not in _COUNTED:
+        return None
+    effective = parse_instant(resource.get("effectiveDateTime"), zone)
+    quantity = resource.get("valueQuantity")
+    if effective is None or type(quantity) is not dict or "comparator" in quantity:
+        return None
+    raw = quantity.get("value")
+    system = quantity.get("system")
+    if type(raw) is float:
+        value: float | None = raw if math.isfinite(raw) else None
+    else:
+        value = number(raw) if type(raw) is int else None
+    code = text(quantity.get("code"))
+    if value is None or code is None or type(system) is not str or system != UCUM_SYSTEM:
+        return None
+    target = NORMALISED_UNITS[analyte]
+    scale = factor(code, target)
+    if scale is None:
+        return None
+    converted = tidy(value * scale)
+    bounds = terminology.plausible.get(analyte)
+    if not math.isfinite(converted) or (
+        bounds is not None and not bounds[0] <= converted <= bounds[1]
+    ):
+        return None
+    # `shown` without a comparator: the raw number (an exact int or float) and a stripped unit.
+    display = f"{raw} {text(quantity.get('unit')) or code}"
+    issued = parse_instant(resource.get("issued"), zone)
+    return Fact(converted, reference, effective, target, matched_by, None, issued, display)
+
+
 def _latest_moment(raw: object, zone: tzinfo) -> datetime | None:
     """The last moment a partial date ("2026-11") may stand for: as new as it could be."""
     partial = parse_partial(raw)
@@ -151,6 +206,57 @@ class _Base(NamedTuple):  # a tuple: built once per result, several times cheape
 
 def _recognise(resource: JSON, terminology: Terminology) -> tuple[str, MatchedBy] | None:
     concept = resource.get("code")
+    key = _coding_key(concept)
+    if key is not None and (topic := _coded_topic(terminology, key)) is not None:
+        return topic, MatchedBy.CODE
+    return _recognise_concept(resource, concept, terminology)
+
+
+_RawCodings = tuple[tuple[str | None, str | None], ...]
+_MAX_KEY_LENGTH = 256  # codes and system URIs are short; a longer key is read uncached
+
+
+def _coding_key(concept: object) -> _RawCodings | None:
+    """The (system, code) strings of a plain JSON concept as sent, or None for any other
+    shape (read by the general path)."""
+    if type(concept) is not dict:
+        return None
+    coding = concept.get("coding")
+    if type(coding) is not list:
+        return None
+    key = []
+    length = 0
+    for item in coding:
+        if type(item) is not dict:
+            return None
+        system, code = item.get("system"), item.get("code")
+        if not (system is None or type(system) is str) or not (code is None or type(code) is str):
+            return None
+        length += len(system or "") + len(code or "")
+        key.append((system, code))
+    return tuple(key) if length <= _MAX_KEY_LENGTH else None
+
+
+# Bounded, and a pure function of code-system and code strings (terminology, never patient
+# values; each key at most _MAX_KEY_LENGTH characters): a record repeats a few lab codes, and
+# each result read recognised them anew (issue 14). Terminology hashes by identity.
+@lru_cache(maxsize=4096)
+def _coded_topic(terminology: Terminology, key: _RawCodings) -> str | None:
+    """The topic these codings name by code, as `_recognise_concept` finds it; None when it
+    must decide (no code matches, or a genotype panel, read by its components)."""
+    coded = [
+        terminology.coding(system, code)
+        for raw_system, raw_code in key
+        if (system := text(raw_system)) and (code := text(raw_code))
+    ]
+    if not terminology.genotype_panels.isdisjoint(coded):
+        return None
+    return terminology.observations.by_code(coded)
+
+
+def _recognise_concept(
+    resource: JSON, concept: object, terminology: Terminology
+) -> tuple[str, MatchedBy] | None:
     coded = [terminology.coding(system, code) for system, code, _ in codings(concept)]
     if not terminology.genotype_panels.isdisjoint(coded):
         topic = _gene_topic(resource, terminology)

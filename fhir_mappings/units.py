@@ -108,7 +108,7 @@ def factor(source: str, target: str) -> float | None:
         return None
 
 
-def _tidy(value: float) -> float:
+def tidy(value: float) -> float:
     """Drop float noise from the factor (305000 /uL -> 305.0, not 305.00000000000006)."""
     return float(f"{value:.12g}")
 
@@ -132,7 +132,7 @@ def convert(quantity: JSON, target: str, molar: tuple[str, float] | None = None)
         scale = to_molar / molar[1] if to_molar is not None else None
     if scale is None:
         return f"unit {_clip(code)!r} cannot be converted to {target!r}"
-    converted = _tidy(value * scale)
+    converted = tidy(value * scale)
     if not math.isfinite(converted):
         return f"value {value:g} {_clip(code)} is out of range"
     return Converted(converted, target)
@@ -151,4 +151,4 @@ def same_unit_value(quantity: Mapping[str, Any], unit: str | None) -> float | No
     if unit is None or code is None:
         return value if unit == code else None
     scale = factor(code, unit)
-    return _tidy(value * scale) if scale is not None else None
+    return tidy(value * scale) if scale is not None else None

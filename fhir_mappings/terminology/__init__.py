@@ -89,9 +89,13 @@ class Matcher:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Terminology:
-    """All code lists, compiled for matching."""
+    """All code lists, compiled for matching.
+
+    Equal and hashed by identity (one per configuration, `_load` caches it), so that readers
+    can key bounded caches of code recognition on it (issue 14).
+    """
 
     systems: Mapping[str, str]  # normalised URI -> alias
     medications: Matcher
