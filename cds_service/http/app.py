@@ -127,6 +127,9 @@ def create_app(
     app.state.feedback = feedback_store
     app.state.issued_cards = issued
     app.state.verifier = verifier
+    # First, so that it answers hook calls before the FastAPI route of the same path does;
+    # see `routes.invoke_routed`.
+    app.add_route(routes.HOOK_PATH, routes.invoke_routed, methods=["POST"], include_in_schema=False)
     app.include_router(routes.router)
     app.include_router(metrics.router)
     errors.install(app)
