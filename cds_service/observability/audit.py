@@ -14,7 +14,6 @@ capped (`cds_service.log_safety`); JSON rendering escapes them.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.cards.extension import EXTENSION_KEY
-from cds_service.log_safety import capped
+from cds_service.log_safety import JsonText, capped
 from cds_service.prefetch import PrefetchResult
 from cds_service.prefetch.outcome import KeyOutcome, KeySource, PrefetchState
 from cds_service.protocol.response import Card
@@ -183,16 +182,4 @@ def emit(record: CallRecord, latency_ms: float) -> None:
     fields = hook_event(record, latency_ms)
     # The message repeats the fields as JSON for plain handlers (pytest's capture), rendered
     # only if one asks for it: the JSON lines of the service render the fields themselves.
-    audit_log.info("hook %s", _AsJson(fields), extra={"audit": fields})
-
-
-class _AsJson:
-    """A log argument that is rendered as JSON only when the message is formatted."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: dict[str, Any]) -> None:
-        self.value = value
-
-    def __str__(self) -> str:
-        return json.dumps(self.value)
+    audit_log.info("hook %s", JsonText(fields), extra={"audit": fields})

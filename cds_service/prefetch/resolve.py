@@ -13,7 +13,6 @@ the records reference by id are read next, under the same deadline (see `referen
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -26,7 +25,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from cds_service.log_safety import capped
+from cds_service.log_safety import JsonText, capped
 from cds_service.prefetch.bundles import Page, read_answer
 from cds_service.prefetch.client import (
     DEADLINE_REACHED,
@@ -326,18 +325,4 @@ def _audit(result: PrefetchResult, hook_instance: str | None) -> None:
     # The client chose hookInstance: capped here, escaped by json.dumps (issue 10).
     shown = None if hook_instance is None else capped(hook_instance)
     record = {"hookInstance": shown, **result.audit_record()}
-    audit_log.info("prefetch %s", _SortedJson(record), extra={"audit": record})
-
-
-class _SortedJson:
-    """The record as JSON, rendered only when a handler formats the message (pytest's
-    capture, a plain handler): the service's JSON lines render the `audit` fields
-    themselves, so building the text for every call was wasted (issue 14)."""
-
-    __slots__ = ("record",)
-
-    def __init__(self, record: dict[str, Any]) -> None:
-        self.record = record
-
-    def __str__(self) -> str:
-        return json.dumps(self.record, sort_keys=True)
+    audit_log.info("prefetch %s", JsonText(record, sort_keys=True), extra={"audit": record})

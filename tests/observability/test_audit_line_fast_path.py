@@ -11,13 +11,14 @@ import sys
 
 import structlog
 
-from cds_service.observability import audit, metrics
+from cds_service.log_safety import JsonText
+from cds_service.observability import metrics
 from cds_service.observability.logs import json_formatter
 
 
 def audit_record(fields: dict[str, object]) -> logging.LogRecord:
     record = logging.LogRecord(
-        "cds_service.audit", logging.INFO, __file__, 1, "hook %s", (audit._AsJson(fields),), None
+        "cds_service.audit", logging.INFO, __file__, 1, "hook %s", (JsonText(fields),), None
     )
     record.audit = fields
     return record
@@ -76,3 +77,19 @@ def test_issue14_plain_lines_are_structlogs_lines_and_exceptions_take_its_way() 
         )
     line = json.loads(formatter.format(failed))
     assert "ValueError: boom" in line["exception"] and failed.exc_info is not None
+
+
+def test_issue14_prefetch_message_is_sorted_json_built_only_when_formatted() -> None:
+    class Loud(dict[str, object]):
+        seen = 0
+
+        def items(self):  # type: ignore[override]
+            Loud.seen += 1
+            return super().items()
+
+    text = JsonText({"b": 1, "a": "\u2028"}, sort_keys=True)
+    assert str(text) == '{"a": "\\u2028", "b": 1}'
+    lazy = JsonText(Loud(z=1))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "prefetch %s", (lazy,), None)
+    assert Loud.seen == 0  # nothing rendered until a handler formats the record
+    assert record.getMessage() == 'prefetch {"z": 1}'
