@@ -35,7 +35,7 @@ from cds_service.settings import Settings
 
 HOOK_PATH = "/cds-services/aza-withdrawal-patient-view"
 _STAGES = {
-    routes: ("read_json", "parse", "wire_json"),
+    routes: ("read_json", "parse"),
     services: ("resolve_prefetch", "build_facts", "advise", "render_cards"),
 }
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     for module, names in _STAGES.items():
         for name in names:
             setattr(module, name, _timed(getattr(module, name), name, spent))
-    CdsResponse.wire = _timed(CdsResponse.wire, "wire", spent)  # type: ignore[method-assign]
+    CdsResponse.wire_text = _timed(CdsResponse.wire_text, "wire", spent)  # type: ignore[method-assign]
     calls = asyncio.run(_calls(body, args.calls, spent))
     print(f"{args.size} resources ({len(body) / 1024:.0f} KB): call p50 {calls:.0f} us")
     for name, times in spent.items():

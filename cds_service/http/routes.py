@@ -26,7 +26,6 @@ from cds_service.protocol import (
     Issue,
     UnknownService,
 )
-from cds_service.protocol.response import wire_json
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 from cds_service.settings import Settings
 
@@ -93,9 +92,9 @@ async def invoke(service_id: str, request: Request) -> Response:
     call = HookCall(service_id, hook_request, context, request.app.state.http, caller)
     response = await service.handler(call)
     audit.note_cards(response.cards)  # the audit event (cds_service.audit) is the answer's line
-    wire = response.wire()
+    body = response.wire_text()
     if settings.log_payloads:
-        payloads.log_response(service_id, wire, hook_request.access_token)
+        payloads.log_response(service_id, response.wire(), hook_request.access_token)
     if response.cards:  # queued, written after the answer (cds_service.feedback.issued)
         recorder: IssuedCardRecorder = request.app.state.issued_cards
         patient = getattr(context, "patientId", None)
@@ -103,7 +102,7 @@ async def invoke(service_id: str, request: Request) -> Response:
         recorder.note(
             HookAnswer(service_id, hook_request.hookInstance, patient, client, response.cards)
         )
-    return _HookAnswer(wire_json(wire), kept=(payload, hook_request, context, call, response))
+    return _HookAnswer(body, kept=(payload, hook_request, context, call, response))
 
 
 async def invoke_routed(request: Request) -> Response:

@@ -159,6 +159,12 @@ class CdsResponse(WireModel):
         wire: dict[str, Any] = orjson.loads(text)
         return wire
 
+    def wire_text(self) -> bytes:
+        """`wire_json(self.wire())`, without reading orjson's text back into objects only to
+        write them again when the answer held nothing to drop or convert (issue 14)."""
+        text = _plain_text(self)
+        return wire_json(_wire_model(self)) if text is None else text
+
 
 def wire_json(wire: dict[str, Any]) -> bytes:
     """The bytes of a wire object (orjson: UTF-8, compact). `wire()` has already refused what

@@ -28,6 +28,7 @@ from cds_service.protocol.response import (
     _new_uuid,
     _plain_text,
     _wire_model,
+    wire_json,
 )
 
 
@@ -97,6 +98,7 @@ def test_issue14_wire_is_the_pydantic_serialiser_for_any_free_form_content(
 ) -> None:
     response = CdsResponse(cards=[_card(extension, resource, detail)])
     assert _outcome(response.wire) == _outcome(lambda: _wire_model(response))
+    assert _outcome(response.wire_text) == _outcome(lambda: wire_json(_wire_model(response)))
 
 
 def test_issue14_wire_refuses_non_finite_numbers_in_free_form_parts() -> None:

@@ -83,15 +83,15 @@ def test_issue14_wire_equals_pydantic_on_every_worked_example(
     clinical: ConformantClient, number: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[CdsResponse] = []
-    fast_wire = CdsResponse.wire
+    fast_text = CdsResponse.wire_text
 
-    def checked(self: CdsResponse) -> dict[str, Any]:
+    def checked(self: CdsResponse) -> bytes:
         seen.append(self)
-        wire = fast_wire(self)
-        assert wire == pydantic_wire(self)
-        return wire
+        text = fast_text(self)
+        assert orjson.loads(text) == self.wire() == pydantic_wire(self)
+        return text
 
-    monkeypatch.setattr(CdsResponse, "wire", checked)
+    monkeypatch.setattr(CdsResponse, "wire_text", checked)
     example = worked_example(number, today=TODAY)
     with FhirTestServer(example.resources) as server:
         prefetch = ehr_prefetch(server, PREFETCH_TEMPLATES, context_of(example))
