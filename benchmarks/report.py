@@ -51,12 +51,15 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         f"{large.get('p50_ms')} ms vs {echo_large.get('p50_ms')} ms",
     )
     linear = _linearity(one.get("curve", {}))
+    echo_linear = _linearity(echo1.get("curve", {}))
+    # The echo's own ratio tells growth the service adds from growth JSON itself brings.
+    echo_said = "" if echo_linear is None else f"; the echo's own: {echo_linear:.2f} x"
     add(
         "cost grows linearly: largest record's ms per resource / mid-size record's",
         linear,
         1.25,
         "x",
-        "ratio of (p50 - p50 of the smallest) per added resource",
+        f"ratio of (p50 - p50 of the smallest) per added resource{echo_said}",
     )
     c16, e16 = two.get("concurrent_16", {}), echo2.get("concurrent_16", {})
     add(
