@@ -62,8 +62,29 @@ def service(workers: int, evaluation_date: str, log: Path) -> Iterator[Served]:
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [str(BIN / "cds-service"), "serve", "--dev", "--port", str(port)]
+    offset = log.stat().st_size if log.exists() else 0
     with _started("service", [*command, "--workers", str(workers)], port, env, log) as served:
+        _wait_all_started(served, log, offset, workers)
         yield served
+
+
+_STARTED_LINE = b"Application startup complete."
+
+
+def _wait_all_started(served: Served, log: Path, offset: int, workers: int) -> None:
+    """Until every worker has finished its start-up (warm-up included), as its log line says.
+    The first /healthz answer comes from the fastest worker; a call made then would share the
+    two cores with the others' start-up and measure that instead of a first call."""
+    stop = time.monotonic() + 60.0
+    while time.monotonic() < stop:
+        with log.open("rb") as output:
+            output.seek(offset)
+            if output.read().count(_STARTED_LINE) >= workers:
+                return
+        if served.process.poll() is not None:
+            raise RuntimeError(f"{served.name} exited; see {log}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{served.name}: not every worker started after 60 s; see {log}")
 
 
 @contextmanager
