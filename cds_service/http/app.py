@@ -98,7 +98,7 @@ def create_app(
         worker_metrics.worker_started()
         app.state.http = new_fhir_client(fetch, watchdog)
         # Before the freeze: what the first call builds lazily is then start-up heap too.
-        await warm_up(app, registry)
+        await warm_up(registry)
         _freeze_start_up_heap()
         try:
             async with anyio.create_task_group() as tasks:

@@ -23,17 +23,12 @@ from contextvars import ContextVar
 from datetime import date, timedelta
 from typing import Any
 
-import fastapi.routing
 import httpx
 import orjson
-from fastapi import FastAPI
-from starlette.routing import Match
 
-from cds_service.http import routes
 from cds_service.http.body import decode_json, parse
 from cds_service.offline import ORDER_HOOKS, no_network, request_from_bundle
 from cds_service.protocol import CONTEXT_MODELS, HookRequest
-from cds_service.protocol.response import wire_json
 from cds_service.registry import HookCall, RegisteredService, ServiceRegistry
 
 log = logging.getLogger("cds_service.http.warm_up")
@@ -100,21 +95,20 @@ for _name in ("cds_service.audit", "cds_service.audit.prefetch"):
     logging.getLogger(_name).addFilter(_NotWarmingUp())
 
 
-async def warm_up(app: FastAPI, registry: ServiceRegistry) -> None:
+async def warm_up(registry: ServiceRegistry) -> None:
     """Answer the synthetic call once per service that gives a clock (see the module doc)."""
     warming = _WARMING.set(True)
     try:
-        await _warm_up(app, registry)
+        await _warm_up(registry)
     finally:
         _WARMING.reset(warming)
 
 
-async def _warm_up(app: FastAPI, registry: ServiceRegistry) -> None:
+async def _warm_up(registry: ServiceRegistry) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(no_network)) as http:
         for descriptor in registry.discovery().services:
             service = registry.get(descriptor.id)
             if service is not None and service.clock is not None:
-                _prepare_route(app, f"/cds-services/{descriptor.id}")
                 try:
                     await _answer(service, http)
                 except Exception as error:  # a slower first call, never a refused start
@@ -125,21 +119,6 @@ async def _warm_up(app: FastAPI, registry: ServiceRegistry) -> None:
                     )
 
 
-def _prepare_route(app: FastAPI, path: str) -> None:
-    """Find the hook route as a request would: FastAPI builds each route's state on the first
-    match. Matching only: no endpoint runs."""
-    scope = {"type": "http", "method": "POST", "path": path, "root_path": "", "headers": []}
-    for route in app.router.routes:
-        if route.matches(scope)[0] is Match.FULL:
-            break
-    # On an endpoint's first request FastAPI also reads the endpoint's source, for the file
-    # and line of its error messages (inspect.getsourcelines: 1.5 ms, a third of a warm call);
-    # a FastAPI without that step (the name is its own) has nothing to warm.
-    extract = getattr(fastapi.routing, "_extract_endpoint_context", None)
-    if extract is not None:
-        extract(routes.invoke)
-
-
 async def _answer(service: RegisteredService, http: httpx.AsyncClient) -> None:
     descriptor = service.descriptor
     assert service.clock is not None
@@ -148,7 +127,7 @@ async def _answer(service: RegisteredService, http: httpx.AsyncClient) -> None:
     hook_request = parse(HookRequest, payload)
     context = parse(CONTEXT_MODELS[descriptor.hook], hook_request.context, prefix="context")
     response = await service.handler(HookCall(descriptor.id, hook_request, context, http))
-    wire_json(response.wire())
+    response.wire_text()  # as the hook route writes its answer
 
 
 def _record(today: date) -> list[Resource]:
