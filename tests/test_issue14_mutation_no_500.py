@@ -1,0 +1,150 @@
+"""Issue 14 review: the fast paths read exact JSON types and skip the general readers, so a value
+of an unexpected type anywhere in a real record must still end in an answer, never a 500 (a
+prefetched Medication whose id was a list did, see tests/prefetch/test_issue14_fast_paths.py).
+
+Starting from the benchmarks' 59-resource record, which meets every criterion (a withdrawal card
+on patient-view, and with the thiopurine draft removed at order-sign), hypothesis replaces or
+deletes up to three values anywhere in the request (any JSON: null, numbers past 64 bits, empty
+and blank strings, references, lists, objects with FHIR's own keys) and posts it to the served
+app. The answer is a 200 with conformant cards (ConformantClient checks), a 400 or a 412, each
+with an OperationOutcome; the app is run with server exceptions raised, so a 500's traceback is
+the failure.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.records import TODAY, hook_request
+from cds_service.http.app import create_app
+from cds_service.services import clinical_registry
+from cds_service.settings import Settings
+from tests.conftest import ConformantClient
+
+_Path = tuple[str | int, ...]
+
+
+def _paths(value: Any, prefix: _Path = ()) -> list[_Path]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def _patient_view() -> dict[str, Any]:
+    return hook_request(59, ignore_count=False)
+
+
+def _order_sign() -> dict[str, Any]:
+    body = _patient_view()
+    body["hook"] = "order-sign"
+    draft = {
+        "resourceType": "MedicationRequest",
+        "id": "draft-1",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{body['context']['patientId']}"},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                    "code": "1256",
+                    "display": "azathioprine",
+                }
+            ]
+        },
+    }
+    body["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": draft}]}
+    return body
+
+
+BODIES = {
+    "aza-withdrawal-patient-view": _patient_view(),
+    "aza-withdrawal-order-sign": _order_sign(),
+}
+_FOCUS = ("context", "medicationRequests", "medicationStatements", "patient")
+PATHS = {
+    service: [
+        path
+        for path in _paths(body)
+        if len(path) >= 2
+        and (service.endswith("patient-view") or any(k in path[:2] for k in _FOCUS))
+    ]
+    for service, body in BODIES.items()
+}
+
+LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(
+        ["", " ", "final", "Patient/other", "2026", "2026-11", "#med", "Medication/x", "mg/L"]
+    ),
+)
+FHIR_KEYS = st.sampled_from(
+    ["reference", "system", "code", "value", "start", "coding", "id", "resourceType", "status"]
+)
+JSON = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(FHIR_KEYS, inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+EDITS = st.lists(st.tuples(st.integers(0, 10**6), JSON, st.booleans()), min_size=1, max_size=3)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClient]:
+    database = tmp_path_factory.mktemp("mutation") / "feedback.sqlite3"
+    configured = Settings(dev=True, feedback_database=database, evaluation_date=TODAY)
+    app = create_app(configured, clinical_registry(configured, today=lambda: TODAY))
+    with ConformantClient(app) as client:
+        yield client
+
+
+def _edited(service: str, edits: list[tuple[int, Any, bool]]) -> dict[str, Any]:
+    body = copy.deepcopy(BODIES[service])
+    paths = PATHS[service]
+    for pick, value, delete in edits:
+        *parents, last = paths[pick % len(paths)]
+        target: Any = body
+        try:
+            for key in parents:
+                target = target[key]
+            if delete:
+                del target[last]
+            else:
+                target[last] = value
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier edit replaced what led there
+    return body
+
+
+def test_issue14_the_unmutated_records_are_withdrawal_candidates(served: ConformantClient) -> None:
+    for service, body in BODIES.items():
+        answer = served.post(f"/cds-services/{service}", json=body)
+        assert answer.status_code == 200
+        summaries = [card["summary"] for card in answer.json()["cards"]]
+        assert any(summary.startswith("Thiopurine withdrawal can be") for summary in summaries)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(BODIES)), EDITS)
+def test_issue14_any_mutated_value_is_answered_never_a_500(
+    served: ConformantClient, service: str, edits: list[tuple[int, Any, bool]]
+) -> None:
+    answer = served.post(f"/cds-services/{service}", json=_edited(service, edits))
+    assert answer.status_code in (200, 400, 412), answer.text[:300]
