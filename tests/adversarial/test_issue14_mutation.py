@@ -9,11 +9,17 @@ and blank strings, references, lists, objects with FHIR's own keys) and posts it
 app. The answer is a 200 with conformant cards (ConformantClient checks), a 400 or a 412, each
 with an OperationOutcome; the app is run with server exceptions raised, so a 500's traceback is
 the failure.
+
+The mappings' own answer to the same mutations is checked apart: `build_facts` turns an
+exception inside a reader into "unreadable X (SomeError)" for that one entry (safe: unknown,
+never met), so a reader bug would show on cards, not as a 500. Every unusable record must
+instead carry a reason of the readers' own.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +31,7 @@ from benchmarks.records import TODAY, hook_request
 from cds_service.http.app import create_app
 from cds_service.services import clinical_registry
 from cds_service.settings import Settings
+from fhir_mappings import build_facts
 from tests.conftest import ConformantClient
 
 _Path = tuple[str | int, ...]
@@ -148,3 +155,29 @@ def test_issue14_any_mutated_value_is_answered_never_a_500(
 ) -> None:
     answer = served.post(f"/cds-services/{service}", json=_edited(service, edits))
     assert answer.status_code in (200, 400, 412), answer.text[:300]
+
+
+# `fhir_mappings.build._unreadable`: the entry's kind and the exception's class name.
+_CAUGHT = re.compile(r"^unreadable \S+ \(\w+\)$")
+
+
+def _bundled(body: dict[str, Any]) -> list[dict[str, Any]]:
+    prefetch = body.get("prefetch")
+    values = prefetch.values() if isinstance(prefetch, dict) else ()
+    return [
+        entry["resource"]
+        for value in values
+        if isinstance(value, dict) and isinstance(value.get("entry"), list)
+        for entry in value["entry"]
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+    ]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EDITS)
+def test_issue14_s10_no_reader_fails_on_a_mutated_value(edits: list[tuple[int, Any, bool]]) -> None:
+    body = _edited("aza-withdrawal-patient-view", edits)
+    patient = BODIES["aza-withdrawal-patient-view"]["context"]["patientId"]
+    facts = build_facts(_bundled(body), evaluated_on=TODAY, patient_id=patient)
+    caught = [u.reason for u in facts.unusable if _CAUGHT.search(u.reason)]
+    assert caught == []
