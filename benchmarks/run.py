@@ -177,9 +177,8 @@ def _round(
     found: dict[str, Any] = {}
     log = work / f"service-{workers}.log"
     with served.service(workers, records.TODAY.isoformat(), log) as service:
+        # `served.service` returns once every worker has finished its start-up.
         found["start_up"] = _first_and_warm(service.base_url, bodies.paths["base"], plan)
-        if workers > 1:
-            time.sleep(2)  # every worker has loaded its code lists
         url = service.base_url + HOOK_PATH
 
         def timed(body: str, connections: int = 1, seconds: float = plan.seconds) -> Any:
