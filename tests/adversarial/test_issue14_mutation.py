@@ -33,6 +33,7 @@ from cds_service.services import clinical_registry
 from cds_service.settings import Settings
 from fhir_mappings import build_facts
 from tests.conftest import ConformantClient
+from tests.test_order_entry_http import draft_azathioprine
 
 _Path = tuple[str | int, ...]
 
@@ -55,22 +56,7 @@ def _patient_view() -> dict[str, Any]:
 def _order_sign() -> dict[str, Any]:
     body = _patient_view()
     body["hook"] = "order-sign"
-    draft = {
-        "resourceType": "MedicationRequest",
-        "id": "draft-1",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": f"Patient/{body['context']['patientId']}"},
-        "medicationCodeableConcept": {
-            "coding": [
-                {
-                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                    "code": "1256",
-                    "display": "azathioprine",
-                }
-            ]
-        },
-    }
+    draft = draft_azathioprine(body["context"]["patientId"])
     body["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": draft}]}
     return body
 
