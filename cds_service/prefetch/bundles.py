@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.prefetch.outcome import Failure, Problem
-from cds_service.prefetch.templates import PrefetchTemplate
+from cds_service.prefetch.templates import PREFETCH_TEMPLATES, PrefetchTemplate
 
 _ERROR_SEVERITIES = frozenset({"error", "fatal"})
-_DIAGNOSTICS_LIMIT = 200
+# The types a reason may name: only words of ours reach the audit log (no server text).
+_NAMED_TYPES = frozenset(
+    {template.resource_type for template in PREFETCH_TEMPLATES.values()}
+    | {"Bundle", "OperationOutcome", "Medication"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,8 @@ def read_answer(value: object, template: PrefetchTemplate) -> Page | Problem:
         return _read_bundle(value)
     if template.is_search or resource_type != template.resource_type:
         expected = "Bundle" if template.is_search else template.resource_type
-        return Problem(Failure.UNREADABLE, f"unreadable: expected {expected}, got {resource_type}")
+        got = resource_type if resource_type in _NAMED_TYPES else "another resource type"
+        return Problem(Failure.UNREADABLE, f"unreadable: expected {expected}, got {got}")
     return Page((value,))
 
 
@@ -85,18 +90,56 @@ def _is_outcome_entry(entry: dict[str, Any]) -> bool:
 
 
 def operation_outcome_reason(value: object) -> str | None:
-    """The text `OperationOutcome: <diagnostics>` if `value` is one, else None."""
+    """The text `OperationOutcome: <severity> <issue type>` if `value` is one, else None."""
     if isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
         return _outcome_text(value)
     return None
 
 
 def _outcome_text(outcome: dict[str, Any]) -> str:
-    return f"OperationOutcome: {_diagnostics(outcome)}"
+    return f"OperationOutcome: {_coded(outcome)}"
+
+
+def _coded(outcome: dict[str, Any]) -> str:
+    """The outcome's issues by their coded severity and issue type alone, e.g. "error
+    not-found; warning too-costly".
+
+    A server's own words (`diagnostics`, `details`) are never kept: this text reaches the audit
+    log, and a server may name the patient in them ("no record for John Smith, MRN 123"), while
+    no PHI may reach a log. Severity and issue type are kept only as codes of their FHIR value
+    sets, so nothing a server chose can pass; an operator who needs the server's words finds
+    them in that server's own log."""
+    said = [
+        " ".join(
+            code
+            for code in (issue.get("severity"), issue.get("code"))
+            if isinstance(code, str) and code in _OUTCOME_CODES  # a list is not hashable
+        )
+        for issue in _issues(outcome)[:_ISSUES_SHOWN]
+    ]
+    return "; ".join(filter(None, said)) or "no coded issue"
+
+
+_ISSUES_SHOWN = 3
+# IssueSeverity and IssueType (FHIR R4, http://hl7.org/fhir/ValueSet/issue-severity and
+# http://hl7.org/fhir/ValueSet/issue-type, 4 and 31 codes).
+_OUTCOME_CODES = frozenset(
+    {
+        *("fatal", "error", "warning", "information"),
+        *("invalid", "structure", "required", "value", "invariant", "security", "login"),
+        *("unknown", "expired", "forbidden", "suppressed", "processing", "not-supported"),
+        *("duplicate", "multiple-matches", "not-found", "deleted", "too-long", "code-invalid"),
+        *("extension", "too-costly", "business-rule", "conflict", "transient", "lock-error"),
+        *("no-store", "exception", "timeout", "incomplete", "throttled", "informational"),
+    }
+)
 
 
 def _is_error(outcome: dict[str, Any]) -> bool:
-    return any(issue.get("severity") in _ERROR_SEVERITIES for issue in _issues(outcome))
+    return any(
+        isinstance(severity := issue.get("severity"), str) and severity in _ERROR_SEVERITIES
+        for issue in _issues(outcome)  # a list or an object is not hashable: that was a 500
+    )
 
 
 def _issues(outcome: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,19 +147,6 @@ def _issues(outcome: dict[str, Any]) -> list[dict[str, Any]]:
     return (
         [issue for issue in issues if isinstance(issue, dict)] if isinstance(issues, list) else []
     )
-
-
-def _diagnostics(outcome: dict[str, Any]) -> str:
-    texts: list[str] = []
-    for issue in _issues(outcome):
-        details = issue.get("details")
-        text = issue.get("diagnostics") or (
-            details.get("text") if isinstance(details, dict) else None
-        )
-        if isinstance(text, str) and text.strip():
-            texts.append(text.strip())
-    joined = "; ".join(texts) or "no diagnostics"
-    return joined if len(joined) <= _DIAGNOSTICS_LIMIT else joined[: _DIAGNOSTICS_LIMIT - 1] + "…"
 
 
 def _next_url(bundle: dict[str, Any]) -> str | None:

@@ -1,7 +1,7 @@
 """HTTP against the EHR's FHIR server: one GET of one page, its failures as values.
 
 The access token travels only in the `headers` argument of a call, so it lives as long as the
-call. Failure reasons are our own words plus a status code or the server's diagnostics; an
+call. Failure reasons are our own words plus a status code or an outcome's codes; an
 httpx exception (whose request object carries the headers) is never kept or formatted. The
 reasons are for the log only: the caller hears one sentence for all of them (issue 11, see
 `outcome`).

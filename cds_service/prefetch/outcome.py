@@ -2,7 +2,8 @@
 
 Everything here outlives the request (it reaches the rules, the cards and the audit log), so
 none of it may hold the access token; reasons are built from our own words, a status code and
-at most a server's diagnostics text, never from an exception or a request object.
+an OperationOutcome's coded severity and issue type, never from a server's own words (which
+may name the patient: no PHI in logs), an exception or a request object.
 
 Two audiences (issue 11): a `Problem.reason` is for the operator and goes to the audit log,
 sanitised and capped; what the caller sees (`KeyOutcome.describe`, the cards, the 412) is one
@@ -82,8 +83,8 @@ server's, and is shown only as `UNOBTAINABLE`."""
 class Problem:
     """A failure with a machine-readable kind (metrics, audit) and a reason for the log.
 
-    `reason` may quote the FHIR server (its diagnostics): it reaches the caller only for the
-    `REQUEST_FAILURES`, which are built from our own words.
+    `reason` never quotes the FHIR server (see the module docstring); it reaches the caller
+    only for the `REQUEST_FAILURES`, which follow from the request itself.
     """
 
     kind: Failure
@@ -194,7 +195,7 @@ class PrefetchResult:
     def audit_record(self) -> dict[str, Any]:
         """Sources, timings and failures per key, for the operator; free of PHI and tokens.
 
-        The precise failure (kind, status, the reason with any server diagnostics, and what
+        The precise failure (kind, status, the reason with any outcome's codes, and what
         the EHR's prefetch reported) is here and not on the caller's answer (issue 11); texts
         that a server or the EHR chose are escaped and capped (`cds_service.log_safety`).
         """

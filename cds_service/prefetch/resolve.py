@@ -280,7 +280,8 @@ class _Session:
         )
         token = self.access_token
         if isinstance(answer, Problem) and token and token in answer.reason:
-            # A server that quotes the token in its diagnostics must not put it in our log.
+            # A backstop: reasons hold no server text (outcome.py), but should one ever quote
+            # the server, a token the server echoed must still not reach our log.
             reason = answer.reason.replace(token, "[access token]")
             return Problem(answer.kind, reason, answer.http_status)
         return answer

@@ -236,6 +236,28 @@ def _outcome(diagnostics: str) -> bytes:
     )
 
 
+async def test_issue14_server_naming_the_patient_does_not_put_it_in_the_log(
+    fhir_server: FhirTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No PHI in logs: a server's diagnostics may name the patient, so the audit line keeps
+    only the outcome's coded severity and issue type, never its words (nor details.text, nor
+    a code that is not one of FHIR's)."""
+    fhir_server.canned = CannedAnswer(
+        404,
+        b'{"resourceType": "OperationOutcome", "issue": [{"severity": "error", '
+        b'"code": "not-found", "diagnostics": "No record for John Smith, MRN 5551234", '
+        b'"details": {"text": "Smith", "coding": [{"code": "Smith-5551234"}]}}, '
+        b'{"severity": "Smith", "code": "5551234"}]}',
+    )
+    caplog.set_level(logging.DEBUG)
+
+    await resolve(fhir_server.base_url)
+
+    assert "Smith" not in caplog.text and "5551234" not in caplog.text
+    (record,) = [r.audit for r in caplog.records if r.name == AUDIT_LOGGER]  # type: ignore[attr-defined]
+    assert record["keys"]["labs"]["detail"] == "HTTP 404 (OperationOutcome: error not-found)"
+
+
 @dataclass(frozen=True)
 class Mode:
     """One way for the FHIR server to fail, and the kind the result keeps for it."""
@@ -334,6 +356,5 @@ async def test_issue11_server_quoting_the_token_does_not_put_it_in_the_log(
 
     assert TOKEN not in caplog.text and TOKEN not in repr(result)
     (record,) = [r.audit for r in caplog.records if r.name == AUDIT_LOGGER]  # type: ignore[attr-defined]
-    assert record["keys"]["labs"]["detail"] == (
-        "HTTP 401 (OperationOutcome: token [access token] expired)"
-    )
+    # The server's words are not kept at all (no PHI in logs): only its coded issue.
+    assert record["keys"]["labs"]["detail"] == "HTTP 401 (OperationOutcome: error processing)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hypothesis import given
@@ -59,7 +60,69 @@ def test_issue14_an_error_outcome_entry_still_fails_the_key() -> None:
         "issue": [{"severity": "error", "diagnostics": "boom"}],
     }
     answer = read_answer(_bundle({"resource": _observation("a")}, {"resource": outcome}), LABS)
-    assert answer == Problem(Failure.OPERATION_OUTCOME, "OperationOutcome: boom")
+    assert answer == Problem(Failure.OPERATION_OUTCOME, "OperationOutcome: error")
+
+
+_ANY_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=2), st.dictionaries(st.text(max_size=6), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+_CODED = re.compile(r"OperationOutcome: ([a-z-]+( [a-z-]+)?(; [a-z-]+( [a-z-]+)?)*|no coded issue)")
+
+
+@given(
+    severity=st.one_of(st.sampled_from(["error", "fatal", "warning"]), _ANY_JSON),
+    code=st.one_of(st.sampled_from(["not-found", "processing"]), _ANY_JSON),
+    words=_ANY_JSON,
+)
+def test_issue14_an_outcome_is_named_by_fhir_codes_only_whatever_it_holds(
+    severity: Any, code: Any, words: Any
+) -> None:
+    """Any JSON in an outcome entry's issue is read without failing (a list as severity was a
+    500: unhashable), and only codes of FHIR's IssueSeverity and IssueType are named: no
+    server words, which may name a patient, reach the audit log."""
+    issue = {"severity": severity, "code": code, "diagnostics": words, "details": words}
+    outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+    answer = read_answer(_bundle({"resource": outcome}), LABS)
+    assert isinstance(answer, Problem) and answer.kind is Failure.OPERATION_OUTCOME
+    assert _CODED.fullmatch(answer.reason), answer.reason
+    named = answer.reason.removeprefix("OperationOutcome: ").replace(";", " ").split()
+    assert set(named) <= {
+        "error",
+        "fatal",
+        "warning",
+        "not-found",
+        "processing",
+        "no",
+        "coded",
+        "issue",
+    }
+
+
+def test_issue14_an_unexpected_resource_type_is_named_only_if_it_is_one_of_ours() -> None:
+    """The reason reaches the audit log: a server-chosen resourceType is not repeated."""
+    for sent, named in (("Patient", "Patient"), ("Smith, John 5551234", "another resource type")):
+        answer = read_answer({"resourceType": sent}, LABS)
+        assert answer == Problem(Failure.UNREADABLE, f"unreadable: expected Bundle, got {named}")
+
+
+def test_issue14_prefetched_outcome_entry_with_a_list_severity_is_answered(
+    clinical: ConformantClient,
+) -> None:
+    """End to end: was a 500 (TypeError: unhashable type: 'list')."""
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": ["error"]}]}
+    prefetch = {
+        "labs": _bundle({"resource": _observation("a")}, {"resource": outcome}),
+        "medicationRequests": _bundle(),
+        "medicationStatements": _bundle(),
+    }
+    response = clinical.post(
+        "/cds-services/aza-withdrawal-patient-view", json=hook_request(prefetch=prefetch)
+    )
+    assert response.status_code == 200, response.text
 
 
 def _request(identifier: str, reference: str) -> dict[str, Any]:

@@ -118,7 +118,7 @@ async def test_unreadable_medication_is_reported_and_the_others_kept(ehr: FhirTe
     assert outcome.source is KeySource.FETCHED and outcome.resource_count == 1
     assert outcome.problem is not None and outcome.problem.http_status == 404
     assert outcome.problem is not None and outcome.problem.reason == (
-        "1 of 2 not read: HTTP 404 (OperationOutcome: Medication/m-aza is not known)"
+        "1 of 2 not read: HTTP 404 (OperationOutcome: error not-found)"
     )  # for the log; the caller reads only our own words (issue 11)
     assert outcome.describe() == (
         "Referenced medications may be incomplete: some of it could not be obtained from the "

@@ -276,9 +276,9 @@ async def test_resources_are_deduplicated_across_keys(ehr: FhirTestServer) -> No
 @pytest.mark.parametrize(
     ("fault", "kind", "reason"),
     [
-        (Fault.ERROR_500, Failure.HTTP_STATUS, "HTTP 500 (OperationOutcome: internal error"),
+        (Fault.ERROR_500, Failure.HTTP_STATUS, "HTTP 500 (OperationOutcome: error exception)"),
         (Fault.UNAUTHORIZED, Failure.HTTP_STATUS, "HTTP 401"),
-        (Fault.OPERATION_OUTCOME, Failure.OPERATION_OUTCOME, "OperationOutcome: search failed"),
+        (Fault.OPERATION_OUTCOME, Failure.OPERATION_OUTCOME, "OperationOutcome: error processing"),
         (Fault.GARBAGE, Failure.UNREADABLE, "unreadable JSON"),
         (Fault.DEEP_JSON, Failure.UNREADABLE, "unreadable JSON"),
         (Fault.NAN_JSON, Failure.UNREADABLE, "unreadable JSON"),
