@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -61,19 +62,43 @@ def _order_sign() -> dict[str, Any]:
     return body
 
 
-BODIES = {
-    "aza-withdrawal-patient-view": _patient_view(),
-    "aza-withdrawal-order-sign": _order_sign(),
-}
-_FOCUS = ("context", "medicationRequests", "medicationStatements", "patient")
-PATHS = {
-    service: [
-        path
-        for path in _paths(body)
-        if len(path) >= 2
-        and (service.endswith("patient-view") or any(k in path[:2] for k in _FOCUS))
-    ]
-    for service, body in BODIES.items()
+def _with_outcome_entry() -> dict[str, Any]:
+    """A warning about the search among the labs, as servers add them (search mode outcome)."""
+    body = _patient_view()
+    warning = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "warning", "code": "too-costly", "diagnostics": "truncated"}],
+    }
+    body["prefetch"]["labs"]["entry"].append({"resource": warning, "search": {"mode": "outcome"}})
+    return body
+
+
+@dataclass(frozen=True)
+class Case:
+    service: str
+    body: dict[str, Any]
+    paths: list[_Path]  # where the edits go
+
+
+def _case(service: str, body: dict[str, Any], within: Callable[[_Path], bool]) -> Case:
+    return Case(service, body, [path for path in _paths(body) if len(path) >= 2 and within(path)])
+
+
+_OUTCOME_AT = len(_patient_view()["prefetch"]["labs"]["entry"])  # the appended entry
+_ORDER_SIGN_FOCUS = ("context", "medicationRequests", "medicationStatements", "patient")
+CASES = {
+    "patient-view": _case("aza-withdrawal-patient-view", _patient_view(), lambda _: True),
+    "order-sign": _case(
+        "aza-withdrawal-order-sign",
+        _order_sign(),
+        lambda path: any(key in path[:2] for key in _ORDER_SIGN_FOCUS),
+    ),
+    # The reader of outcome entries is rarely reached by edits spread over the whole record.
+    "outcome entry": _case(
+        "aza-withdrawal-patient-view",
+        _with_outcome_entry(),
+        lambda path: path[:4] == ("prefetch", "labs", "entry", _OUTCOME_AT) and len(path) > 4,
+    ),
 }
 
 LEAVES = st.one_of(
@@ -108,9 +133,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConformantClien
         yield client
 
 
-def _edited(service: str, edits: list[tuple[int, Any, bool]]) -> dict[str, Any]:
-    body = copy.deepcopy(BODIES[service])
-    paths = PATHS[service]
+def _edited(case: Case, edits: list[tuple[int, Any, bool]]) -> dict[str, Any]:
+    body = copy.deepcopy(case.body)
+    paths = case.paths
     for pick, value, delete in edits:
         *parents, last = paths[pick % len(paths)]
         target: Any = body
@@ -127,19 +152,21 @@ def _edited(service: str, edits: list[tuple[int, Any, bool]]) -> dict[str, Any]:
 
 
 def test_issue14_the_unmutated_records_are_withdrawal_candidates(served: ConformantClient) -> None:
-    for service, body in BODIES.items():
-        answer = served.post(f"/cds-services/{service}", json=body)
+    for case in CASES.values():
+        assert case.paths
+        answer = served.post(f"/cds-services/{case.service}", json=case.body)
         assert answer.status_code == 200
         summaries = [card["summary"] for card in answer.json()["cards"]]
         assert any(summary.startswith("Thiopurine withdrawal can be") for summary in summaries)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(BODIES)), EDITS)
+@given(st.sampled_from(sorted(CASES)), EDITS)
 def test_issue14_any_mutated_value_is_answered_never_a_500(
-    served: ConformantClient, service: str, edits: list[tuple[int, Any, bool]]
+    served: ConformantClient, name: str, edits: list[tuple[int, Any, bool]]
 ) -> None:
-    answer = served.post(f"/cds-services/{service}", json=_edited(service, edits))
+    case = CASES[name]
+    answer = served.post(f"/cds-services/{case.service}", json=_edited(case, edits))
     assert answer.status_code in (200, 400, 412), answer.text[:300]
 
 
@@ -162,8 +189,8 @@ def _bundled(body: dict[str, Any]) -> list[dict[str, Any]]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(EDITS)
 def test_issue14_s10_no_reader_fails_on_a_mutated_value(edits: list[tuple[int, Any, bool]]) -> None:
-    body = _edited("aza-withdrawal-patient-view", edits)
-    patient = BODIES["aza-withdrawal-patient-view"]["context"]["patientId"]
+    body = _edited(CASES["patient-view"], edits)
+    patient = CASES["patient-view"].body["context"]["patientId"]
     facts = build_facts(_bundled(body), evaluated_on=TODAY, patient_id=patient)
     caught = [u.reason for u in facts.unusable if _CAUGHT.search(u.reason)]
     assert caught == []
