@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,16 +75,13 @@ def _wait_all_started(served: Served, log: Path, offset: int, workers: int) -> N
     """Until every worker has finished its start-up (warm-up included), as its log line says.
     The first /healthz answer comes from the fastest worker; a call made then would share the
     two cores with the others' start-up and measure that instead of a first call."""
-    stop = time.monotonic() + 60.0
-    while time.monotonic() < stop:
+
+    def all_started() -> bool:
         with log.open("rb") as output:
             output.seek(offset)
-            if output.read().count(_STARTED_LINE) >= workers:
-                return
-        if served.process.poll() is not None:
-            raise RuntimeError(f"{served.name} exited; see {log}")
-        time.sleep(0.05)
-    raise RuntimeError(f"{served.name}: not every worker started after 60 s; see {log}")
+            return output.read().count(_STARTED_LINE) >= workers
+
+    _wait_until(served, log, all_started, "not every worker started")
 
 
 @contextmanager
@@ -126,18 +123,27 @@ def _started(
             process.wait()
 
 
-def _wait_ready(served: Served, log: Path, timeout: float = 60.0) -> None:
+def _wait_ready(served: Served, log: Path) -> None:
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{served.base_url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait_until(served, log, healthy, "not ready")
+
+
+def _wait_until(
+    served: Served, log: Path, done: Callable[[], bool], failure: str, timeout: float = 60.0
+) -> None:
     stop = time.monotonic() + timeout
     while time.monotonic() < stop:
         if served.process.poll() is not None:
             raise RuntimeError(f"{served.name} exited; see {log}")
-        try:
-            if httpx.get(f"{served.base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if done():
+            return
         time.sleep(0.05)
-    raise RuntimeError(f"{served.name} not ready after {timeout:.0f} s; see {log}")
+    raise RuntimeError(f"{served.name} {failure} after {timeout:.0f} s; see {log}")
 
 
 def _cmdline(pid: int) -> str:

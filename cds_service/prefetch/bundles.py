@@ -15,10 +15,10 @@ from cds_service.prefetch.outcome import Failure, Problem
 from cds_service.prefetch.templates import PREFETCH_TEMPLATES, PrefetchTemplate
 
 _ERROR_SEVERITIES = frozenset({"error", "fatal"})
-# The types a reason may name: only words of ours reach the audit log (no server text).
+# The types a reason may name (those the service reads; a Bundle or an OperationOutcome is
+# read before): only words of ours reach the audit log, no server text.
 _NAMED_TYPES = frozenset(
-    {template.resource_type for template in PREFETCH_TEMPLATES.values()}
-    | {"Bundle", "OperationOutcome", "Medication"}
+    {template.resource_type for template in PREFETCH_TEMPLATES.values()} | {"Medication"}
 )
 
 

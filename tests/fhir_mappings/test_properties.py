@@ -110,14 +110,15 @@ def assert_read_without_safety_net(facts: PatientFacts) -> None:
     assert not [u for u in facts.unusable if u.reason.startswith("unreadable")]
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key and index path below `value` (the root itself is not one)."""
     found = [prefix] if prefix else []
     if isinstance(value, dict):
         for key, item in value.items():
-            found.extend(_paths(item, (*prefix, key)))
+            found.extend(json_paths(item, (*prefix, key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found.extend(_paths(item, (*prefix, index)))
+            found.extend(json_paths(item, (*prefix, index)))
     return found
 
 
@@ -126,7 +127,7 @@ def malformed(draw: st.DrawFn) -> dict[str, Any]:
     """A realistic resource with one to three elements replaced by arbitrary JSON."""
     resource = copy.deepcopy(draw(st.sampled_from(EXAMPLE_RESOURCES)))
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(resource)
+        paths = json_paths(resource)
         if not paths:
             break
         *parents, last = draw(st.sampled_from(paths))
